@@ -1,0 +1,172 @@
+//! The periodic table as the chemistry needs it: symbols, RDKit's average
+//! atomic weights (`atomic_weights_rdkit.tsv`, the table the reference answers
+//! use), default valences for the MDL implicit-hydrogen model, and the few
+//! isotope masses that real files carry.
+
+use std::sync::LazyLock;
+
+/// Atomic number; 0 is the dummy atom `*`.
+pub type Z = u8;
+
+pub const DUMMY: Z = 0;
+pub const H: Z = 1;
+pub const C: Z = 6;
+pub const MAX_Z: usize = 118;
+
+struct Table {
+    symbol: Vec<&'static str>,
+    weight: Vec<f64>,
+    /// Symbols sorted for binary search, with their atomic number.
+    by_symbol: Vec<(&'static str, Z)>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(|| {
+    let mut symbol = vec![""; MAX_Z + 1];
+    let mut weight = vec![0.0; MAX_Z + 1];
+    symbol[0] = "*";
+    for line in include_str!("atomic_weights_rdkit.tsv").lines().skip(1) {
+        let mut cols = line.split('\t');
+        let (Some(sym), Some(z), Some(w)) = (cols.next(), cols.next(), cols.next()) else {
+            continue;
+        };
+        // D and T rows are isotopes of H; `isotope_mass` serves them.
+        if sym == "D" || sym == "T" {
+            continue;
+        }
+        let (Ok(z), Ok(w)) = (z.parse::<usize>(), w.parse::<f64>()) else {
+            continue;
+        };
+        if z <= MAX_Z {
+            symbol[z] = sym;
+            weight[z] = w;
+        }
+    }
+    let mut by_symbol: Vec<(&'static str, Z)> = symbol
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(z, s)| (*s, z as Z))
+        .collect();
+    by_symbol.sort_unstable();
+    Table {
+        symbol,
+        weight,
+        by_symbol,
+    }
+});
+
+/// The element symbol, `*` for a dummy atom.
+pub fn symbol(z: Z) -> &'static str {
+    TABLE.symbol.get(z as usize).copied().unwrap_or("*")
+}
+
+/// RDKit's average atomic weight; 0 for a dummy atom.
+pub fn average_weight(z: Z) -> f64 {
+    TABLE.weight.get(z as usize).copied().unwrap_or(0.0)
+}
+
+/// Atomic number of an element symbol in its proper case (`Cl`, not `CL`).
+pub fn by_symbol(sym: &str) -> Option<Z> {
+    let t = &TABLE.by_symbol;
+    t.binary_search_by(|(s, _)| (*s).cmp(sym))
+        .ok()
+        .map(|i| t[i].1)
+}
+
+/// Atomic number of a symbol written in any case (`CL`, `cl`, `Cl`).
+pub fn by_symbol_any_case(sym: &str) -> Option<Z> {
+    let b = sym.as_bytes();
+    match b.len() {
+        1 => by_symbol(std::str::from_utf8(&[b[0].to_ascii_uppercase()]).ok()?),
+        2 => {
+            let proper = [b[0].to_ascii_uppercase(), b[1].to_ascii_lowercase()];
+            by_symbol(std::str::from_utf8(&proper).ok()?)
+        }
+        _ => None,
+    }
+}
+
+/// Mass of a specific isotope: exact masses for the isotopes found in real
+/// files, else the mass number itself (within the reference tolerance for
+/// anything a molecule file would carry).
+pub fn isotope_mass(z: Z, mass_number: u16) -> f64 {
+    let exact = match (z, mass_number) {
+        (1, 1) => 1.00782503223,
+        (1, 2) => 2.01410177812,
+        (1, 3) => 3.0160492779,
+        (6, 11) => 11.0114336,
+        (6, 12) => 12.0,
+        (6, 13) => 13.00335483507,
+        (6, 14) => 14.0032419884,
+        (7, 15) => 15.00010889888,
+        (8, 16) => 15.99491461957,
+        (8, 17) => 16.99913175650,
+        (8, 18) => 17.99915961286,
+        (9, 18) => 18.0009380,
+        (9, 19) => 18.99840316273,
+        (15, 32) => 31.97390764,
+        (16, 34) => 33.967867004,
+        (16, 35) => 34.96903231,
+        (17, 35) => 34.968852682,
+        (17, 37) => 36.965902602,
+        (35, 79) => 78.9183376,
+        (35, 81) => 80.9162897,
+        (53, 123) => 122.9055898,
+        (53, 125) => 124.9046294,
+        (53, 127) => 126.9044719,
+        (53, 131) => 130.9061263,
+        _ => f64::from(mass_number),
+    };
+    exact
+}
+
+/// Allowed valences, lowest first, as RDKit's periodic table lists them for
+/// the MDL implicit-hydrogen model. `None`: any valence, no implicit H
+/// (metals, noble gases and the rest).
+pub fn valences(z: Z) -> Option<&'static [u8]> {
+    Some(match z {
+        1 => &[1],
+        3 | 11 | 19 | 37 | 55 | 87 => &[1],
+        4 | 12 | 20 | 38 | 56 | 88 => &[2],
+        5 | 13 | 31 | 49 => &[3],
+        6 | 14 | 32 => &[4],
+        50 | 82 => &[2, 4],
+        7 => &[3],
+        15 | 33 | 51 | 83 => &[3, 5, 7],
+        8 => &[2],
+        16 | 34 | 52 | 84 => &[2, 4, 6],
+        9 | 17 | 35 => &[1],
+        53 | 85 => &[1, 3, 5],
+        81 => &[1, 3],
+        2 | 10 | 18 | 36 | 54 | 86 => &[0],
+        _ => return None,
+    })
+}
+
+/// Elements left of carbon in their row: hydrogen adds to them as H-, so a
+/// positive charge lowers their valence where it raises that of N or O.
+pub fn is_early(z: Z) -> bool {
+    matches!(
+        z,
+        3 | 4 | 5 | 11 | 12 | 13 | 19 | 20 | 31 | 37 | 38 | 49 | 55 | 56 | 81 | 87 | 88
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_and_weights_come_from_the_reference_table() {
+        assert_eq!(by_symbol("C"), Some(6));
+        assert_eq!(by_symbol("Cl"), Some(17));
+        assert_eq!(by_symbol("CL"), None);
+        assert_eq!(by_symbol_any_case("CL"), Some(17));
+        assert_eq!(by_symbol("Og"), Some(118));
+        assert_eq!(symbol(8), "O");
+        assert!((average_weight(6) - 12.011).abs() < 1e-9);
+        assert!((average_weight(16) - 32.067).abs() < 1e-9);
+        assert!((isotope_mass(1, 2) - 2.014101778).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,91 @@
+//! Error types. Every error that input can cause carries where it happened:
+//! the file, the record (0-based) and the line (1-based, decompressed text).
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// A reader's complaint about one record; the pipeline adds the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct ParseError {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl ParseError {
+    pub fn new(line: u64, reason: impl Into<String>) -> Self {
+        ParseError {
+            line,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Something that was not loaded: a record, or a whole file (`record: None`).
+/// One line of the reject report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{path}{}{}: {reason}",
+    .record.map(|r| format!(": record {r}")).unwrap_or_default(),
+    .line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+pub struct Reject {
+    pub path: String,
+    pub record: Option<u64>,
+    pub line: Option<u64>,
+    pub reason: String,
+}
+
+impl Reject {
+    pub fn file(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Reject {
+            path: path.into(),
+            record: None,
+            line: None,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn record(path: impl Into<String>, record: u64, e: &ParseError) -> Self {
+        Reject {
+            path: path.into(),
+            record: Some(record),
+            line: Some(e.line),
+            reason: e.reason.clone(),
+        }
+    }
+}
+
+/// Errors that stop a command (as opposed to rejects, which do not).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("organization {0:?} does not exist (create it with `molingest org add {0}`)")]
+    UnknownOrganization(String),
+    #[error("organization {0:?} already exists")]
+    OrganizationExists(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("pipeline: {0}")]
+    Pipeline(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,350 @@
+//! Splitting a text stream into records, line by line, without holding more
+//! than one chunk of records in memory. Records are packed into [`Chunk`]s:
+//! one buffer and a list of spans, so the parse stage gets work in pieces
+//! large enough to be worth a thread and small enough to bound memory.
+
+use std::io::{self, BufRead};
+
+/// Where record boundaries are, by format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// A record ends at a line starting `$$$$`; a last record may lack it.
+    Sdf,
+    /// A record starts at each `@<TRIPOS>MOLECULE`; text before the first is ignored.
+    Mol2,
+    /// A record starts at `MODEL` and ends at `ENDMDL` or `END`; a block
+    /// without ATOM/HETATM lines is no record. (PDB and PDBQT.)
+    Pdb,
+    /// Every non-blank line is a record.
+    Lines,
+}
+
+/// What a line does to the record structure.
+enum Action {
+    /// Part of the current record (opens one if none is open).
+    Body,
+    /// Ignored (text before the first MOL2 molecule).
+    Drop,
+    /// Ends the current record; the line itself belongs to no record.
+    End,
+    /// Ends the current record and starts a new one with this line.
+    Start,
+    /// A record of its own.
+    Single,
+}
+
+impl Rules {
+    fn classify(self, line: &[u8], open: bool) -> Action {
+        match self {
+            Rules::Sdf if line.starts_with(b"$$$$") => Action::End,
+            Rules::Sdf => Action::Body,
+            Rules::Mol2 if line.starts_with(b"@<TRIPOS>MOLECULE") => Action::Start,
+            Rules::Mol2 if open => Action::Body,
+            Rules::Mol2 => Action::Drop,
+            Rules::Pdb => {
+                if line.starts_with(b"MODEL") {
+                    Action::Start
+                } else if line.starts_with(b"ENDMDL") || trim_end(line) == b"END" || line.starts_with(b"END ") {
+                    Action::End
+                } else {
+                    Action::Body
+                }
+            }
+            Rules::Lines if trim_end(line).iter().all(u8::is_ascii_whitespace) => Action::Drop,
+            Rules::Lines => Action::Single,
+        }
+    }
+
+    fn is_atom_line(self, line: &[u8]) -> bool {
+        match self {
+            Rules::Pdb => line.starts_with(b"ATOM") || line.starts_with(b"HETATM"),
+            _ => true,
+        }
+    }
+}
+
+fn trim_end(line: &[u8]) -> &[u8] {
+    let n = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &line[..n]
+}
+
+/// One record inside a chunk's buffer.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    /// 0-based record number in its file.
+    pub index: u64,
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// The splitter already knows this record is unusable (too large).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub data: Vec<u8>,
+    pub spans: Vec<Span>,
+}
+
+impl Chunk {
+    pub fn record(&self, s: &Span) -> &[u8] {
+        &self.data[s.start..s.end]
+    }
+}
+
+/// A record larger than this is rejected, not held (a 10 MB line is fine).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+struct Open {
+    start: usize,
+    line: u64,
+    has_atoms: bool,
+    too_large: bool,
+}
+
+pub struct Splitter<R> {
+    reader: R,
+    rules: Rules,
+    line_no: u64,
+    next_index: u64,
+    open: Option<Open>,
+    pending: Chunk,
+    done: bool,
+    error: Option<io::Error>,
+    target_bytes: usize,
+    target_records: usize,
+}
+
+impl<R: BufRead> Splitter<R> {
+    pub fn new(reader: R, rules: Rules) -> Self {
+        Splitter {
+            reader,
+            rules,
+            line_no: 0,
+            next_index: 0,
+            open: None,
+            pending: Chunk::default(),
+            done: false,
+            error: None,
+            target_bytes: 1 << 20,
+            target_records: 1024,
+        }
+    }
+
+    /// Chunk size: flush after this many bytes or records.
+    pub fn with_chunk_size(mut self, bytes: usize, records: usize) -> Self {
+        self.target_bytes = bytes.max(1);
+        self.target_records = records.max(1);
+        self
+    }
+
+    /// Lines read so far.
+    pub fn lines_read(&self) -> u64 {
+        self.line_no
+    }
+
+    /// The next chunk of whole records; `Ok(None)` at the end. On a read error
+    /// (a cut gzip stream, an I/O fault) the records completed so far come
+    /// first and the error after them; the record being read when the stream
+    /// broke is dropped, as it may be cut anywhere.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            if self.pending.spans.len() >= self.target_records
+                || self.pending.data.len() >= self.target_bytes && !self.pending.spans.is_empty()
+            {
+                return Ok(Some(self.take_complete()));
+            }
+            let line_start = self.pending.data.len();
+            match self.reader.read_until(b'\n', &mut self.pending.data) {
+                Ok(0) => {
+                    self.done = true;
+                    self.close(self.pending.data.len());
+                    return Ok((!self.pending.spans.is_empty()).then(|| self.take_complete()));
+                }
+                Ok(_) => {
+                    self.line_no += 1;
+                    self.on_line(line_start);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.pending.data.truncate(line_start);
+                }
+                Err(e) => {
+                    self.done = true;
+                    self.pending.data.truncate(line_start);
+                    if let Some(open) = self.open.take() {
+                        self.pending.data.truncate(open.start);
+                    }
+                    if self.pending.spans.is_empty() {
+                        return Err(e);
+                    }
+                    self.error = Some(e);
+                    return Ok(Some(self.take_complete()));
+                }
+            }
+        }
+    }
+
+    fn on_line(&mut self, line_start: usize) {
+        let line = &self.pending.data[line_start..];
+        let is_atom = self.rules.is_atom_line(line);
+        match self.rules.classify(line, self.open.is_some()) {
+            Action::Body => self.open_at(line_start, is_atom),
+            Action::Drop => self.pending.data.truncate(line_start),
+            Action::End => {
+                self.pending.data.truncate(line_start);
+                self.close(line_start);
+            }
+            Action::Start => {
+                self.close(line_start);
+                self.open_at(line_start, false);
+            }
+            Action::Single => {
+                self.close(line_start);
+                self.open_at(line_start, true);
+                self.close(self.pending.data.len());
+            }
+        }
+        self.check_size();
+    }
+
+    fn open_at(&mut self, line_start: usize, is_atom: bool) {
+        match self.open.as_mut() {
+            Some(o) => o.has_atoms |= is_atom,
+            None => {
+                self.open = Some(Open {
+                    start: line_start,
+                    line: self.line_no,
+                    has_atoms: is_atom,
+                    too_large: false,
+                })
+            }
+        }
+    }
+
+    /// Close the open record at `end`. Blank blocks, and PDB blocks without
+    /// atoms, are no record: their bytes are dropped.
+    fn close(&mut self, end: usize) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let body = &self.pending.data[open.start..end];
+        let blank = body.iter().all(u8::is_ascii_whitespace);
+        if (blank || !open.has_atoms) && !open.too_large {
+            self.pending.data.drain(open.start..end);
+            return;
+        }
+        self.pending.spans.push(Span {
+            start: open.start,
+            end,
+            index: self.next_index,
+            line: open.line,
+            error: open
+                .too_large
+                .then(|| format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)),
+        });
+        self.next_index += 1;
+    }
+
+    /// A record that outgrows the limit keeps its place (and number) but not
+    /// its bytes.
+    fn check_size(&mut self) {
+        if let Some(open) = self.open.as_mut() {
+            if self.pending.data.len() - open.start > MAX_RECORD_BYTES {
+                open.too_large = true;
+                self.pending.data.truncate(open.start);
+            }
+        }
+    }
+
+    /// Move the completed records out, keeping the open one's bytes.
+    fn take_complete(&mut self) -> Chunk {
+        let tail_start = self.open.as_ref().map_or(self.pending.data.len(), |o| o.start);
+        let tail = self.pending.data.split_off(tail_start);
+        if let Some(o) = self.open.as_mut() {
+            o.start = 0;
+        }
+        std::mem::replace(
+            &mut self.pending,
+            Chunk {
+                data: tail,
+                spans: Vec::new(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str, rules: Rules, per_chunk: usize) -> Vec<(u64, u64, String)> {
+        let mut s = Splitter::new(text.as_bytes(), rules).with_chunk_size(1, per_chunk);
+        let mut out = Vec::new();
+        while let Some(c) = s.next_chunk().unwrap() {
+            for sp in &c.spans {
+                out.push((sp.index, sp.line, String::from_utf8_lossy(c.record(sp)).into_owned()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sdf_records_end_at_dollars_and_last_may_be_unterminated() {
+        let r = split("a\nb\n$$$$\n\n$$$$\nc\r\nd\r\n$$$$\r\ne\n", Rules::Sdf, 1);
+        assert_eq!(
+            r,
+            vec![
+                (0, 1, "a\nb\n".into()),
+                (1, 6, "c\r\nd\r\n".into()),
+                (2, 9, "e\n".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn pdb_models_and_atomless_blocks() {
+        let t = "HEADER x\nMODEL 1\nATOM 1\nENDMDL\nMODEL 2\nHETATM 2\nENDROOT\nENDMDL\nEND\n";
+        let r = split(t, Rules::Pdb, 100);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].0, r[0].1), (0, 2));
+        assert_eq!((r[1].0, r[1].1), (1, 5));
+        assert!(r[1].2.contains("ENDROOT"));
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_keep_numbers() {
+        let r = split("SMILES\n\nCCO ethanol\nC\n", Rules::Lines, 2);
+        assert_eq!(r.iter().map(|x| x.1).collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(r[2].0, 2);
+    }
+
+    #[test]
+    fn a_read_error_keeps_the_completed_records() {
+        struct Broken<'a>(&'a [u8]);
+        impl std::io::Read for Broken<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "cut"));
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut s = Splitter::new(std::io::BufReader::new(Broken(b"C one\nCC two\nCC")), Rules::Lines);
+        let c = s.next_chunk().unwrap().unwrap();
+        assert_eq!(c.spans.len(), 2);
+        assert!(s.next_chunk().is_err());
+    }
+}

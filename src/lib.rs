@@ -1,0 +1,16 @@
+//! molingest: bulk-load molecular structure files into a multi-tenant
+//! PostgreSQL schema.
+//!
+//! The modules follow the data: [`source`] lists files, [`decode`] turns
+//! bytes into text, [`formats`] splits and parses records, [`chem`] computes
+//! formula and weight, [`pipeline`] runs those stages concurrently into a
+//! sink, which is [`db`] (load) or [`scan`] (JSONL, no database).
+
+pub mod chem;
+pub mod db;
+pub mod decode;
+pub mod error;
+pub mod formats;
+pub mod pipeline;
+pub mod scan;
+pub mod source;

@@ -1,0 +1,462 @@
+//! The staged pipeline. Each stage owns one job and talks to the next
+//! through a bounded channel, so memory stays bounded and a slow stage
+//! (usually the database) holds back the ones before it:
+//!
+//! ```text
+//! walk ──files──▶ read ×N ──chunks──▶ parse (rayon) ──events──▶ sink
+//! (walkdir)      (hash, skip         (reader + chemistry       (database,
+//!                 unchanged, gunzip,  + record hash, in         or JSONL for
+//!                 split records)      parallel per chunk)       `scan`)
+//! ```
+//!
+//! Per file, events reach the sink in order: `Begin`, `Records`…, `End`.
+
+pub mod stats;
+
+use crate::chem::{self, Properties};
+use crate::decode;
+use crate::error::{Error, ParseError, Reject};
+use crate::formats::split::{Chunk, Span, Splitter};
+use crate::formats::Format;
+use crate::source::{self, FileJob, Found};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rayon::prelude::*;
+use stats::{RejectLog, Stats};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A file being read, as the later stages see it.
+#[derive(Debug)]
+pub struct FileInfo {
+    pub job: FileJob,
+    /// blake3 of the raw bytes, when the sink asked for it.
+    pub hash: Option<[u8; 32]>,
+    pub gzip: bool,
+    /// The format the content was read as.
+    pub format: Format,
+}
+
+/// One molecule, parsed and computed.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub index: u64,
+    pub line: u64,
+    pub title: String,
+    pub smiles: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub props: Properties,
+    /// blake3 of the record text, line endings and trailing blanks normalised.
+    pub hash: [u8; 32],
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Molecule(Record),
+    Rejected(Reject),
+}
+
+/// How a file ended.
+#[derive(Debug, Default, Clone)]
+pub struct FileEnd {
+    pub records: u64,
+    pub rejected: u64,
+    /// The stream broke (a cut gzip stream, an I/O error): the records before
+    /// the break were delivered, the file is not complete.
+    pub error: Option<String>,
+}
+
+/// What the sink receives.
+#[derive(Debug)]
+pub enum Event {
+    Begin(Arc<FileInfo>),
+    Records(Arc<FileInfo>, Vec<Outcome>),
+    End(Arc<FileInfo>, FileEnd),
+    /// A file refused before any record was read (binary, unreadable, …).
+    FileRejected(Reject),
+}
+
+/// Where records go: the database, or JSONL for `scan`.
+pub trait Sink {
+    fn event(&mut self, event: Event) -> Result<(), Error>;
+    fn finish(&mut self) -> Result<(), Error>;
+}
+
+/// What is already loaded, so unchanged files are not read again.
+pub trait Known: Send + Sync {
+    /// The file's location, size and mtime match a completed load.
+    fn unchanged(&self, job: &FileJob) -> bool;
+    /// A file with this content hash was completely loaded.
+    fn loaded(&self, hash: &[u8; 32]) -> bool;
+}
+
+/// Nothing is known: every file is read (`scan`, `load --full`).
+pub struct NothingKnown;
+impl Known for NothingKnown {
+    fn unchanged(&self, _: &FileJob) -> bool {
+        false
+    }
+    fn loaded(&self, _: &[u8; 32]) -> bool {
+        false
+    }
+}
+
+#[derive(Clone)]
+pub struct Options {
+    /// Files read at once.
+    pub readers: usize,
+    /// Parse threads (the rayon pool).
+    pub threads: usize,
+    /// Compute each file's content hash before reading it (the database sink
+    /// needs it; `scan` does not).
+    pub hash_files: bool,
+    pub chunk_bytes: usize,
+    pub chunk_records: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Options {
+            readers: cpus.clamp(1, 4),
+            threads: cpus,
+            hash_files: true,
+            chunk_bytes: 1 << 20,
+            chunk_records: 1024,
+        }
+    }
+}
+
+enum ToParse {
+    Begin(Arc<FileInfo>),
+    Chunk(Arc<FileInfo>, Chunk),
+    End(Arc<FileInfo>, Option<String>),
+    FileRejected(Reject),
+}
+
+/// Run the pipeline over local roots into `sink`. Rejects never stop it; an
+/// error from the sink does (and is returned once every stage has stopped).
+pub fn run(
+    roots: &[PathBuf],
+    options: &Options,
+    known: &dyn Known,
+    sink: &mut dyn Sink,
+    stats: &Stats,
+    rejects: &RejectLog,
+) -> Result<(), Error> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.max(1))
+        .thread_name(|i| format!("molingest-parse-{i}"))
+        .build()
+        .map_err(|e| Error::Pipeline(e.to_string()))?;
+    let readers = options.readers.max(1);
+    let (files_tx, files_rx) = bounded::<FileJob>(1024);
+    let (parse_tx, parse_rx) = bounded::<ToParse>(readers * 2);
+    let (events_tx, events_rx) = bounded::<Event>(4);
+
+    std::thread::scope(|s| {
+        s.spawn(move || walk_stage(roots, files_tx, stats, rejects));
+        for _ in 0..readers {
+            let (rx, tx) = (files_rx.clone(), parse_tx.clone());
+            s.spawn(move || read_stage(rx, tx, options, known, stats, rejects));
+        }
+        drop((files_rx, parse_tx));
+        s.spawn(move || pool.install(|| parse_stage(parse_rx, events_tx, stats, rejects)));
+        sink_stage(events_rx, sink, stats)
+    })
+}
+
+/// Walk problems (loops, permissions) go straight to the reject log.
+fn walk_stage(roots: &[PathBuf], tx: Sender<FileJob>, stats: &Stats, rejects: &RejectLog) {
+    source::walk_local(roots, |found| match found {
+        Found::File(job) => {
+            Stats::add(&stats.files_seen, 1);
+            tx.send(job).is_ok()
+        }
+        Found::Ignored(_) => {
+            Stats::add(&stats.files_ignored, 1);
+            true
+        }
+        Found::Problem(r) => {
+            rejects.add(stats, r);
+            true
+        }
+    });
+}
+
+fn read_stage(
+    rx: Receiver<FileJob>,
+    tx: Sender<ToParse>,
+    options: &Options,
+    known: &dyn Known,
+    stats: &Stats,
+    rejects: &RejectLog,
+) {
+    for job in rx {
+        if !read_file(job, &tx, options, known, stats, rejects) {
+            return;
+        }
+    }
+}
+
+/// Read one file into chunks of records. Returns false when the next stage
+/// has gone away.
+fn read_file(
+    job: FileJob,
+    tx: &Sender<ToParse>,
+    options: &Options,
+    known: &dyn Known,
+    stats: &Stats,
+    rejects: &RejectLog,
+) -> bool {
+    let mut busy = Instant::now();
+    let refuse = |reason: String| {
+        let r = Reject::file(job.display.clone(), reason);
+        rejects.add(stats, r.clone());
+        tx.send(ToParse::FileRejected(r)).is_ok()
+    };
+    if known.unchanged(&job) {
+        Stats::add(&stats.files_unchanged, 1);
+        return true;
+    }
+    let hash = if options.hash_files {
+        match job.content_hash() {
+            Ok(h) if known.loaded(&h) => {
+                Stats::add(&stats.files_unchanged, 1);
+                return true;
+            }
+            Ok(h) => Some(h),
+            Err(e) => return refuse(format!("cannot read: {e}")),
+        }
+    } else {
+        None
+    };
+    let raw = match job.open() {
+        Ok(r) => r,
+        Err(e) => return refuse(format!("cannot open: {e}")),
+    };
+    let counted = CountingReader { inner: raw, stats };
+    let mut decoded = match decode::decode(counted) {
+        Ok(d) => d,
+        Err(e) => return refuse(format!("cannot read: {e}")),
+    };
+    let head = match decode::peek(&mut decoded.reader, 8192) {
+        Ok(h) => h,
+        Err(e) => return refuse(format!("cannot decode: {e}")),
+    };
+    if head.is_empty() {
+        return refuse("empty file: no records".to_owned());
+    }
+    if let Some(why) = decode::refuse_binary(&head) {
+        return refuse(why.to_owned());
+    }
+    let format = job.format;
+    Stats::add(&stats.files_read, 1);
+    let file = Arc::new(FileInfo {
+        job,
+        hash,
+        gzip: decoded.gzip,
+        format,
+    });
+    if tx.send(ToParse::Begin(file.clone())).is_err() {
+        return false;
+    }
+    let mut splitter = Splitter::new(decoded.reader, format.rules())
+        .with_chunk_size(options.chunk_bytes, options.chunk_records);
+    let mut error = None;
+    loop {
+        match splitter.next_chunk() {
+            Ok(Some(chunk)) => {
+                Stats::add(&stats.bytes_decoded, chunk.data.len() as u64);
+                Stats::add_time(&stats.busy_read_ns, busy.elapsed());
+                if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
+                    return false;
+                }
+                busy = Instant::now();
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let reason = format!(
+                    "stream broken after line {}: {e}",
+                    splitter.lines_read()
+                );
+                rejects.add(stats, Reject::file(file.job.display.clone(), reason.clone()));
+                error = Some(reason);
+                break;
+            }
+        }
+    }
+    Stats::add_time(&stats.busy_read_ns, busy.elapsed());
+    tx.send(ToParse::End(file, error)).is_ok()
+}
+
+/// Counts raw bytes as they are read (for MB/s and progress).
+struct CountingReader<'a, R> {
+    inner: R,
+    stats: &'a Stats,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        Stats::add(&self.stats.bytes_read, n as u64);
+        Ok(n)
+    }
+}
+
+fn parse_stage(rx: Receiver<ToParse>, tx: Sender<Event>, stats: &Stats, rejects: &RejectLog) {
+    // Records and rejects per file, for its End event.
+    let mut per_file: std::collections::HashMap<*const FileInfo, (u64, u64)> = Default::default();
+    for msg in rx {
+        let event = match msg {
+            ToParse::Begin(f) => {
+                per_file.insert(Arc::as_ptr(&f), (0, 0));
+                Event::Begin(f)
+            }
+            ToParse::FileRejected(r) => Event::FileRejected(r),
+            ToParse::Chunk(f, chunk) => {
+                let t = Instant::now();
+                let outcomes: Vec<Outcome> = chunk
+                    .spans
+                    .par_iter()
+                    .map(|span| process(&f, &chunk, span))
+                    .collect();
+                let counts = per_file.entry(Arc::as_ptr(&f)).or_default();
+                for o in &outcomes {
+                    match o {
+                        Outcome::Molecule(_) => {
+                            counts.0 += 1;
+                            Stats::add(&stats.records_parsed, 1);
+                        }
+                        Outcome::Rejected(r) => {
+                            counts.1 += 1;
+                            rejects.add(stats, r.clone());
+                        }
+                    }
+                }
+                Stats::add_time(&stats.busy_parse_ns, t.elapsed());
+                Event::Records(f, outcomes)
+            }
+            ToParse::End(f, error) => {
+                let (records, rejected) = per_file.remove(&Arc::as_ptr(&f)).unwrap_or_default();
+                Event::End(
+                    f,
+                    FileEnd {
+                        records,
+                        rejected,
+                        error,
+                    },
+                )
+            }
+        };
+        if tx.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// Parse one record, compute its chemistry and hash. Never panics: a reader
+/// bug rejects the record, not the run.
+pub fn process(file: &FileInfo, chunk: &Chunk, span: &Span) -> Outcome {
+    let reject = |e: ParseError| Outcome::Rejected(Reject::record(file.job.display.clone(), span.index, &e));
+    if let Some(reason) = &span.error {
+        return reject(ParseError::new(span.line, reason.clone()));
+    }
+    let bytes = chunk.record(span);
+    let parsed = std::panic::catch_unwind(|| file.format.parse(bytes, span.line));
+    let parsed = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return reject(e),
+        Err(_) => return reject(ParseError::new(span.line, "internal error: the reader panicked on this record")),
+    };
+    if parsed.atoms.is_empty() {
+        return reject(ParseError::new(span.line, "record has no atoms"));
+    }
+    let props = chem::properties(&parsed.atoms, parsed.bond_count);
+    Outcome::Molecule(Record {
+        index: span.index,
+        line: span.line,
+        title: parsed.title,
+        smiles: parsed.smiles,
+        fields: parsed.fields,
+        props,
+        hash: record_hash(bytes),
+    })
+}
+
+/// blake3 of a record's text with CRLF read as LF, trailing white space on
+/// each line and trailing blank lines ignored: the same molecule saved on
+/// Windows or Unix is one molecule.
+pub fn record_hash(bytes: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    let mut blank_run = 0usize;
+    for line in bytes.split(|&b| b == b'\n') {
+        let end = line
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        if end == 0 {
+            blank_run += 1;
+            continue;
+        }
+        for _ in 0..blank_run {
+            h.update(b"\n");
+        }
+        blank_run = 0;
+        h.update(&line[..end]);
+        h.update(b"\n");
+    }
+    *h.finalize().as_bytes()
+}
+
+fn sink_stage(rx: Receiver<Event>, sink: &mut dyn Sink, stats: &Stats) -> Result<(), Error> {
+    for event in rx {
+        let t = Instant::now();
+        // On error, returning drops the receiver: every stage before stops.
+        sink.event(event)?;
+        Stats::add_time(&stats.busy_sink_ns, t.elapsed());
+    }
+    let t = Instant::now();
+    sink.finish()?;
+    Stats::add_time(&stats.busy_sink_ns, t.elapsed());
+    Ok(())
+}
+
+/// Show progress on stderr while `work` runs, if stderr is a terminal.
+pub fn with_progress<T>(stats: &Stats, show: bool, work: impl FnOnce() -> T) -> T {
+    if !show {
+        return work();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let start = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let sum = stats.snapshot(start.elapsed());
+                bar.set_message(format!(
+                    "files {}/{} · records {} ({:.0}/s) · inserted {} · rejected {} · {:.1} MB",
+                    sum.files_read + sum.files_unchanged,
+                    sum.files_seen,
+                    sum.records_parsed,
+                    sum.molecules_per_second,
+                    sum.records_inserted,
+                    sum.records_rejected,
+                    sum.bytes_read as f64 / 1e6
+                ));
+                bar.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        let out = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        out
+    })
+}

@@ -1,0 +1,170 @@
+//! Counters shared by every stage, and the reject report. Stages add to them
+//! as they go; the progress bar and the summary read them.
+
+use crate::error::Reject;
+use serde::Serialize;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub files_seen: AtomicU64,
+    /// Files that are not molecule files by name (README, .txt, …).
+    pub files_ignored: AtomicU64,
+    /// Molecule files recognised as already loaded (unchanged).
+    pub files_unchanged: AtomicU64,
+    pub files_read: AtomicU64,
+    pub files_failed: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_decoded: AtomicU64,
+    pub records_parsed: AtomicU64,
+    pub records_skipped: AtomicU64,
+    pub records_rejected: AtomicU64,
+    pub records_inserted: AtomicU64,
+    pub records_duplicate: AtomicU64,
+    /// Nanoseconds each stage spent working (not waiting on a channel).
+    pub busy_read_ns: AtomicU64,
+    pub busy_parse_ns: AtomicU64,
+    pub busy_sink_ns: AtomicU64,
+    pub busy_db_ns: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn add_time(counter: &AtomicU64, d: Duration) {
+        counter.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    pub fn snapshot(&self, elapsed: Duration) -> Summary {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        let secs = |c: &AtomicU64| g(c) as f64 / 1e9;
+        let seconds = elapsed.as_secs_f64();
+        let parsed = g(&self.records_parsed);
+        Summary {
+            files_seen: g(&self.files_seen),
+            files_ignored: g(&self.files_ignored),
+            files_unchanged: g(&self.files_unchanged),
+            files_read: g(&self.files_read),
+            files_failed: g(&self.files_failed),
+            bytes_read: g(&self.bytes_read),
+            bytes_decoded: g(&self.bytes_decoded),
+            records_parsed: parsed,
+            records_skipped: g(&self.records_skipped),
+            records_rejected: g(&self.records_rejected),
+            records_inserted: g(&self.records_inserted),
+            records_duplicate: g(&self.records_duplicate),
+            seconds,
+            molecules_per_second: if seconds > 0.0 { parsed as f64 / seconds } else { 0.0 },
+            mb_per_second: if seconds > 0.0 {
+                g(&self.bytes_decoded) as f64 / 1e6 / seconds
+            } else {
+                0.0
+            },
+            busy_seconds: StageTimes {
+                read: secs(&self.busy_read_ns),
+                parse: secs(&self.busy_parse_ns),
+                sink: secs(&self.busy_sink_ns),
+                database: secs(&self.busy_db_ns),
+            },
+        }
+    }
+}
+
+/// How long each stage was busy; the one closest to the wall time is the limit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StageTimes {
+    pub read: f64,
+    pub parse: f64,
+    pub sink: f64,
+    pub database: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub files_seen: u64,
+    pub files_ignored: u64,
+    pub files_unchanged: u64,
+    pub files_read: u64,
+    pub files_failed: u64,
+    pub bytes_read: u64,
+    pub bytes_decoded: u64,
+    pub records_parsed: u64,
+    pub records_skipped: u64,
+    pub records_rejected: u64,
+    pub records_inserted: u64,
+    pub records_duplicate: u64,
+    pub seconds: f64,
+    pub molecules_per_second: f64,
+    pub mb_per_second: f64,
+    pub busy_seconds: StageTimes,
+}
+
+/// How many rejects the run record keeps (the JSONL report keeps all).
+pub const REJECTS_KEPT: usize = 1000;
+
+/// Rejects: counted, kept (the first [`REJECTS_KEPT`]) for the run record,
+/// written to the JSONL report if one was asked for, and told on stderr.
+pub struct RejectLog {
+    file: Option<Mutex<BufWriter<File>>>,
+    kept: Mutex<Vec<Reject>>,
+    quiet: bool,
+}
+
+impl RejectLog {
+    pub fn new(report: Option<&Path>, quiet: bool) -> std::io::Result<Self> {
+        let file = match report {
+            Some(p) => Some(Mutex::new(BufWriter::new(File::create(p)?))),
+            None => None,
+        };
+        Ok(RejectLog {
+            file,
+            kept: Mutex::new(Vec::new()),
+            quiet,
+        })
+    }
+
+    pub fn add(&self, stats: &Stats, r: Reject) {
+        if r.record.is_some() {
+            Stats::add(&stats.records_rejected, 1);
+        } else {
+            Stats::add(&stats.files_failed, 1);
+        }
+        if let Some(f) = &self.file {
+            if let Ok(mut w) = f.lock() {
+                if let Ok(line) = serde_json::to_string(&r) {
+                    let _ = writeln!(w, "{line}");
+                }
+            }
+        }
+        if let Ok(mut kept) = self.kept.lock() {
+            if !self.quiet && kept.len() < 20 {
+                eprintln!("rejected: {r}");
+            } else if !self.quiet && kept.len() == 20 {
+                eprintln!("rejected: … (further rejects are in the report and the run record)");
+            }
+            if kept.len() < REJECTS_KEPT {
+                kept.push(r);
+            }
+        }
+    }
+
+    pub fn kept(&self) -> Vec<Reject> {
+        self.kept.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    pub fn flush(&self) -> std::io::Result<()> {
+        if let Some(f) = &self.file {
+            if let Ok(mut w) = f.lock() {
+                w.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
