@@ -212,7 +212,10 @@ fn run(cli: Cli) -> Result<Exit> {
                 match direction {
                     Direction::Up => {
                         db::migrate_up(&pool).await?;
-                        eprintln!("schema up to date ({} migrations applied)", db::applied_migrations(&pool).await?.len());
+                        eprintln!(
+                            "schema up to date ({} migrations applied)",
+                            db::applied_migrations(&pool).await?.len()
+                        );
                     }
                     Direction::Down => {
                         db::migrate_down(&pool).await?;
@@ -220,8 +223,15 @@ fn run(cli: Cli) -> Result<Exit> {
                     }
                     Direction::Status => {
                         let applied = db::applied_migrations(&pool).await?;
-                        for m in db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()) {
-                            let state = if applied.contains(&m.version) { "applied" } else { "pending" };
+                        for m in db::MIGRATOR
+                            .iter()
+                            .filter(|m| m.migration_type.is_up_migration())
+                        {
+                            let state = if applied.contains(&m.version) {
+                                "applied"
+                            } else {
+                                "pending"
+                            };
                             println!("{} {} {}", m.version, state, m.description);
                         }
                     }
@@ -260,7 +270,17 @@ fn run(cli: Cli) -> Result<Exit> {
             ref tuning,
         } => {
             let (url, _) = database(&cli)?;
-            load(&rt, &url, paths, org, create_org, rejects.as_deref(), json, full, tuning)
+            load(
+                &rt,
+                &url,
+                paths,
+                org,
+                create_org,
+                rejects.as_deref(),
+                json,
+                full,
+                tuning,
+            )
         }
     }
 }
@@ -297,7 +317,12 @@ fn database(cli: &Cli) -> Result<(String, bool)> {
 /// Connect and check that the schema is there.
 async fn connect_ready(url: &str) -> Result<sqlx::PgPool, Error> {
     let pool = db::connect(url).await?;
-    if db::applied_migrations(&pool).await?.len() < db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count() {
+    if db::applied_migrations(&pool).await?.len()
+        < db::MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .count()
+    {
         return Err(Error::Input(
             "the database schema is missing or out of date: run `molingest migrate` first".into(),
         ));
@@ -319,15 +344,29 @@ fn options(t: &Tuning, hash_files: bool) -> Options {
     o
 }
 
-fn scan(paths: &[PathBuf], jsonl: bool, json: bool, rejects: Option<&std::path::Path>, t: &Tuning) -> Result<Exit> {
+fn scan(
+    paths: &[PathBuf],
+    jsonl: bool,
+    json: bool,
+    rejects: Option<&std::path::Path>,
+    t: &Tuning,
+) -> Result<Exit> {
     let stats = Stats::default();
     let log = RejectLog::new(rejects, t.quiet || jsonl).context("creating the reject report")?;
     let start = Instant::now();
     let stdout = std::io::stdout();
-    let mut sink = JsonlSink::new(jsonl.then(|| std::io::BufWriter::with_capacity(1 << 16, stdout.lock())));
+    let mut sink =
+        JsonlSink::new(jsonl.then(|| std::io::BufWriter::with_capacity(1 << 16, stdout.lock())));
     let show = !t.quiet && !jsonl && !json && std::io::stderr().is_terminal();
     pipeline::with_progress(&stats, show, || {
-        pipeline::run(paths, &options(t, false), &NothingKnown, &mut sink, &stats, &log)
+        pipeline::run(
+            paths,
+            &options(t, false),
+            &NothingKnown,
+            &mut sink,
+            &stats,
+            &log,
+        )
     })?;
     drop(sink);
     log.flush()?;
@@ -355,7 +394,12 @@ fn load(
     let stats = Arc::new(Stats::default());
     let source = paths
         .iter()
-        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string())
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join(" ");
     for p in paths {
@@ -366,7 +410,9 @@ fn load(
     let (pool, org, run, known) = rt.block_on(async {
         let pool = connect_ready(url).await?;
         let org = match db::org_id(&pool, org_name).await {
-            Err(Error::UnknownOrganization(_)) if create_org => db::add_org(&pool, org_name).await?,
+            Err(Error::UnknownOrganization(_)) if create_org => {
+                db::add_org(&pool, org_name).await?
+            }
             other => other?,
         };
         let run = db::begin_run(&pool, org, &source).await?;
@@ -386,7 +432,14 @@ fn load(
     let show = !t.quiet && !json && std::io::stderr().is_terminal();
     let result = pipeline::with_progress(&stats, show, || {
         let mut sink = db::load::DbSink::open(rt.handle(), url, org, limits, stats.clone())?;
-        pipeline::run(paths, &options(t, true), known.as_ref(), &mut sink, &stats, &log)
+        pipeline::run(
+            paths,
+            &options(t, true),
+            known.as_ref(),
+            &mut sink,
+            &stats,
+            &log,
+        )
     });
     log.flush()?;
     let summary = stats.snapshot(start.elapsed());
@@ -394,7 +447,15 @@ fn load(
         Ok(()) => (RunStatus::Completed, None),
         Err(e) => (RunStatus::Failed, Some(e.to_string())),
     };
-    rt.block_on(db::finish_run(&pool, org, run, status, &summary, &log.kept(), error.as_deref()))?;
+    rt.block_on(db::finish_run(
+        &pool,
+        org,
+        run,
+        status,
+        &summary,
+        &log.kept(),
+        error.as_deref(),
+    ))?;
     let exit = match &result {
         Ok(()) => exit_for(&summary),
         Err(_) => Exit::Failure,
@@ -441,7 +502,10 @@ fn print_summary(what: &str, s: &Summary, run: Option<&str>) {
             s.records_parsed, s.records_inserted, s.records_duplicate, s.records_rejected
         );
     } else {
-        eprintln!("  records   {} parsed, {} rejected", s.records_parsed, s.records_rejected);
+        eprintln!(
+            "  records   {} parsed, {} rejected",
+            s.records_parsed, s.records_rejected
+        );
     }
     eprintln!(
         "  data      {:.1} MB read, {:.1} MB decoded, {:.1} MB/s",

@@ -91,7 +91,7 @@ pub fn by_symbol_any_case(sym: &str) -> Option<Z> {
 /// files, else the mass number itself (within the reference tolerance for
 /// anything a molecule file would carry).
 pub fn isotope_mass(z: Z, mass_number: u16) -> f64 {
-    let exact = match (z, mass_number) {
+    match (z, mass_number) {
         (1, 1) => 1.00782503223,
         (1, 2) => 2.01410177812,
         (1, 3) => 3.0160492779,
@@ -117,8 +117,7 @@ pub fn isotope_mass(z: Z, mass_number: u16) -> f64 {
         (53, 127) => 126.9044719,
         (53, 131) => 130.9061263,
         _ => f64::from(mass_number),
-    };
-    exact
+    }
 }
 
 /// Allowed valences, lowest first, as RDKit's periodic table lists them for

@@ -67,8 +67,9 @@ pub fn mdl_implicit_h(a: &Atom) -> u32 {
     if a.z == elements::C && chg > 0 {
         chg = -chg;
     }
-    let explicit =
-        (i32::from(a.bond_order_x2) + 1) / 2 + i32::from(a.radical_electrons) + i32::from(a.attached_h);
+    let explicit = (i32::from(a.bond_order_x2) + 1) / 2
+        + i32::from(a.radical_electrons)
+        + i32::from(a.attached_h);
     for &v in valences {
         let v = i32::from(v) + chg;
         if v >= explicit {

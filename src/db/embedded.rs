@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use std::ffi::CString;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -69,7 +69,10 @@ impl Embedded {
         if !self.is_running() {
             self.start()?;
         }
-        let exists = self.psql(&["-tAc", &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")])?;
+        let exists = self.psql(&[
+            "-tAc",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+        ])?;
         if exists.trim() != "1" {
             self.psql(&["-c", &format!("CREATE DATABASE {DATABASE}")])?;
         }
@@ -86,7 +89,12 @@ impl Embedded {
     pub fn is_running(&self) -> bool {
         self.data_dir.join("PG_VERSION").exists()
             && self
-                .run(self.bin("pg_ctl").arg("-D").arg(&self.data_dir).arg("status"))
+                .run(
+                    self.bin("pg_ctl")
+                        .arg("-D")
+                        .arg(&self.data_dir)
+                        .arg("status"),
+                )
                 .map(|o| o.status.success())
                 .unwrap_or(false)
     }
@@ -97,12 +105,14 @@ impl Embedded {
             chown(&self.data_dir, *uid, *gid)?;
             check_reachable(&self.data_dir, user)?;
         }
-        let out = self.run(
-            self.bin("initdb")
-                .arg("-D")
-                .arg(&self.data_dir)
-                .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-instructions"]),
-        )?;
+        let out = self.run(self.bin("initdb").arg("-D").arg(&self.data_dir).args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ]))?;
         check("initdb", &out)
     }
 
@@ -135,7 +145,17 @@ impl Embedded {
     fn psql(&self, args: &[&str]) -> Result<String> {
         let out = self.run(
             self.bin("psql")
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", "postgres", "-h"])
+                .args([
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-U",
+                    SUPERUSER,
+                    "-d",
+                    "postgres",
+                    "-h",
+                ])
                 .arg(&self.data_dir)
                 .args(args),
         )?;
@@ -151,12 +171,17 @@ impl Embedded {
     fn run(&self, cmd: &mut Command) -> Result<Output> {
         if let Some((uid, gid, user)) = &self.run_as {
             let (uid, gid) = (*uid, *gid);
-            cmd.uid(uid).gid(gid).env("USER", user).env("HOME", &self.data_dir).current_dir("/");
-            // SAFETY: setgroups is async-signal-safe; it drops root's
-            // supplementary groups in the child before exec.
+            cmd.env("USER", user)
+                .env("HOME", &self.data_dir)
+                .current_dir("/");
+            // SAFETY: setgroups, setgid and setuid are async-signal-safe. In
+            // that order: drop root's supplementary groups while still root.
             unsafe {
-                cmd.pre_exec(|| {
-                    if libc::setgroups(0, std::ptr::null()) != 0 {
+                cmd.pre_exec(move || {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setgid(gid) != 0
+                        || libc::setuid(uid) != 0
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())

@@ -65,13 +65,20 @@ pub struct DbSink {
     json: Vec<u8>,
 }
 
-const STAGE_COLUMNS: &str = "id, file_hash, content_hash, name, smiles, formula, molecular_weight, \
+const STAGE_COLUMNS: &str =
+    "id, file_hash, content_hash, name, smiles, formula, molecular_weight, \
     file_path, format, record_index, record_line, properties, atom_count, heavy_atom_count, \
     hydrogen_count, implicit_h_count, bond_count, net_charge, average_mw";
 
 impl DbSink {
     /// Open the writer's connection and staging table.
-    pub fn open(rt: &Handle, url: &str, org: Uuid, limits: BatchLimits, stats: Arc<Stats>) -> Result<Self, Error> {
+    pub fn open(
+        rt: &Handle,
+        url: &str,
+        org: Uuid,
+        limits: BatchLimits,
+        stats: Arc<Stats>,
+    ) -> Result<Self, Error> {
         let mut conn = rt.block_on(connect_writer(url))?;
         let (tx, rx) = mpsc::channel::<Batch>(1);
         let writer = rt.spawn(async move {
@@ -103,7 +110,10 @@ impl DbSink {
         match sent {
             Some(Ok(())) => Ok(()),
             // The writer stopped: its error says why.
-            _ => Err(self.join_writer().err().unwrap_or_else(|| Error::Pipeline("database writer stopped".into()))),
+            _ => Err(self
+                .join_writer()
+                .err()
+                .unwrap_or_else(|| Error::Pipeline("database writer stopped".into()))),
         }
     }
 
@@ -121,7 +131,11 @@ impl DbSink {
     fn encode(&mut self, file: &FileInfo, m: &Record) {
         let out = &mut self.batch.copy;
         let id = Uuid::now_v7();
-        out.extend_from_slice(id.as_hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+        out.extend_from_slice(
+            id.as_hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .as_bytes(),
+        );
         out.push(b'\t');
         bytea(out, &file.hash.unwrap_or_default());
         out.push(b'\t');
@@ -158,10 +172,7 @@ impl DbSink {
         out.push(b'\t');
         out.extend_from_slice(file.format.as_str().as_bytes());
         let p = &m.props;
-        let ints = [
-            m.index as i64,
-            m.line as i64,
-        ];
+        let ints = [m.index as i64, m.line as i64];
         for v in ints {
             out.push(b'\t');
             out.extend_from_slice(v.to_string().as_bytes());
@@ -205,7 +216,9 @@ impl Sink for DbSink {
                         self.encode(&f, m);
                     }
                 }
-                if self.batch.rows as usize >= self.limits.rows || self.batch.copy.len() >= self.limits.bytes {
+                if self.batch.rows as usize >= self.limits.rows
+                    || self.batch.copy.len() >= self.limits.bytes
+                {
                     self.flush()?;
                 }
             }
@@ -233,26 +246,34 @@ impl Drop for DbSink {
 
 async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
     use std::str::FromStr;
-    let options = sqlx::postgres::PgConnectOptions::from_str(url)?.application_name("molingest-writer");
+    let options =
+        sqlx::postgres::PgConnectOptions::from_str(url)?.application_name("molingest-writer");
     let mut conn = PgConnection::connect_with(&options).await?;
-    sqlx::query(&format!(
+    sqlx::query(
         "CREATE TEMP TABLE stage_molecules (
             id uuid, file_hash bytea, content_hash bytea, name text, smiles text,
             formula text, molecular_weight numeric, file_path text, format molecule_format,
             record_index bigint, record_line bigint, properties jsonb,
             atom_count int, heavy_atom_count int, hydrogen_count int, implicit_h_count int,
             bond_count int, net_charge int, average_mw float8
-         ) ON COMMIT DELETE ROWS"
+         ) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut conn)
+    .await?;
+    sqlx::query(&format!(
+        "GRANT ALL ON TABLE pg_temp.stage_molecules TO {TENANT_ROLE}"
     ))
     .execute(&mut conn)
     .await?;
-    sqlx::query(&format!("GRANT ALL ON TABLE pg_temp.stage_molecules TO {TENANT_ROLE}"))
-        .execute(&mut conn)
-        .await?;
     Ok(conn)
 }
 
-async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: Batch, stats: &Stats) -> Result<(), Error> {
+async fn write_batch(
+    conn: &mut PgConnection,
+    org: Uuid,
+    batch: Batch,
+    stats: &Stats,
+) -> Result<(), Error> {
     let mut tx = tenant(&mut *conn, org).await?;
     if !batch.files.is_empty() {
         let mut uri = Vec::new();
@@ -291,7 +312,9 @@ async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: Batch, stats: &S
     }
     if batch.rows > 0 {
         let mut copy = tx
-            .copy_in_raw(&format!("COPY stage_molecules ({STAGE_COLUMNS}) FROM STDIN"))
+            .copy_in_raw(&format!(
+                "COPY stage_molecules ({STAGE_COLUMNS}) FROM STDIN"
+            ))
             .await?;
         copy.send(batch.copy).await?;
         copy.finish().await?;
@@ -320,7 +343,10 @@ async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: Batch, stats: &S
         .await?
         .rows_affected();
         Stats::add(&stats.records_inserted, inserted);
-        Stats::add(&stats.records_duplicate, batch.rows.saturating_sub(inserted));
+        Stats::add(
+            &stats.records_duplicate,
+            batch.rows.saturating_sub(inserted),
+        );
     }
     if !batch.ends.is_empty() {
         let mut hash = Vec::new();
@@ -330,7 +356,11 @@ async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: Batch, stats: &S
         let mut error = Vec::new();
         for (f, end) in &batch.ends {
             hash.push(f.hash.unwrap_or_default().to_vec());
-            status.push(if end.error.is_some() { "failed" } else { "completed" });
+            status.push(if end.error.is_some() {
+                "failed"
+            } else {
+                "completed"
+            });
             records.push(end.records as i64);
             rejected.push(end.rejected as i64);
             error.push(end.error.clone());
@@ -358,9 +388,8 @@ async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: Batch, stats: &S
 /// The design's `smiles_string` domain: only these characters.
 pub fn valid_smiles_chars(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/".contains(&b))
 }
 
 fn truncate_chars(s: &str, max: usize) -> &str {

@@ -51,9 +51,11 @@ pub async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
     if !exists {
         return Ok(Vec::new());
     }
-    Ok(sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-        .fetch_all(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
+    )
 }
 
 pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
@@ -65,7 +67,9 @@ pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
         .fetch_one(pool)
         .await
         .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => Error::OrganizationExists(name.into()),
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                Error::OrganizationExists(name.into())
+            }
             _ => e.into(),
         })?;
     Ok(id)
@@ -131,7 +135,11 @@ impl Known for KnownFiles {
     fn unchanged(&self, job: &FileJob) -> bool {
         self.by_location
             .get(&job.uri)
-            .is_some_and(|&(size, mtime)| size == job.size as i64 && mtime.is_some() && mtime == job.mtime_ns.map(|n| n / 1000))
+            .is_some_and(|&(size, mtime)| {
+                size == job.size as i64
+                    && mtime.is_some()
+                    && mtime == job.mtime_ns.map(|n| n / 1000)
+            })
     }
 
     fn loaded(&self, hash: &[u8; 32]) -> bool {

@@ -9,7 +9,8 @@ use crate::error::ParseError;
 type Lines<'a> = std::iter::Peekable<Box<dyn Iterator<Item = (u64, &'a [u8])> + 'a>>;
 
 pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
-    let mut it: Lines = (Box::new(lines(record, first_line)) as Box<dyn Iterator<Item = _>>).peekable();
+    let mut it: Lines =
+        (Box::new(lines(record, first_line)) as Box<dyn Iterator<Item = _>>).peekable();
     let (_, title) = it
         .next()
         .ok_or_else(|| ParseError::new(first_line, "empty record"))?;
@@ -41,7 +42,9 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
     out.smiles = out
         .fields
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("smiles") || k.eq_ignore_ascii_case("canonical_smiles"))
+        .find(|(k, _)| {
+            k.eq_ignore_ascii_case("smiles") || k.eq_ignore_ascii_case("canonical_smiles")
+        })
         .map(|(_, v)| v.trim().to_owned())
         .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace));
     Ok(out)
@@ -54,22 +57,34 @@ fn parse_v2000(
     counts_no: u64,
     fixed_valence: &mut Vec<(usize, u8)>,
 ) -> Result<(), ParseError> {
-    let (n_atoms, n_bonds) = counts_v2000(counts)
-        .ok_or_else(|| ParseError::new(counts_no, format!("unreadable counts line {:?}", text(counts))))?;
+    let (n_atoms, n_bonds) = counts_v2000(counts).ok_or_else(|| {
+        ParseError::new(
+            counts_no,
+            format!("unreadable counts line {:?}", text(counts)),
+        )
+    })?;
     out.atoms.reserve(n_atoms);
     for i in 0..n_atoms {
         let (no, line) = it.next().ok_or_else(|| {
-            ParseError::new(counts_no + 1 + i as u64, format!("record ends after {i} of {n_atoms} atoms"))
+            ParseError::new(
+                counts_no + 1 + i as u64,
+                format!("record ends after {i} of {n_atoms} atoms"),
+            )
         })?;
         if line.len() < 34 {
-            return Err(ParseError::new(no, format!("atom line too short: {:?}", text(line))));
+            return Err(ParseError::new(
+                no,
+                format!("atom line too short: {:?}", text(line)),
+            ));
         }
         let sym = text(col(line, 31, 34)).trim().to_owned();
-        let mut atom = atom_from_symbol(&sym).ok_or_else(|| ParseError::new(no, format!("unknown element {sym:?}")))?;
+        let mut atom = atom_from_symbol(&sym)
+            .ok_or_else(|| ParseError::new(no, format!("unknown element {sym:?}")))?;
         let bad = |what: &str| ParseError::new(no, format!("bad {what} field in atom line"));
         let mass_diff = int(col(line, 34, 36)).ok_or_else(|| bad("mass difference"))?;
         if mass_diff != 0 && atom.z != elements::DUMMY {
-            atom.isotope = (elements::average_weight(atom.z).round() as i64 + mass_diff).max(1) as u16;
+            atom.isotope =
+                (elements::average_weight(atom.z).round() as i64 + mass_diff).max(1) as u16;
         }
         match int(col(line, 36, 39)).ok_or_else(|| bad("charge"))? {
             1 => atom.charge = 3,
@@ -90,7 +105,10 @@ fn parse_v2000(
     }
     for i in 0..n_bonds {
         let (no, line) = it.next().ok_or_else(|| {
-            ParseError::new(counts_no + 1 + (n_atoms + i) as u64, format!("record ends after {i} of {n_bonds} bonds"))
+            ParseError::new(
+                counts_no + 1 + (n_atoms + i) as u64,
+                format!("record ends after {i} of {n_bonds} bonds"),
+            )
         })?;
         let a = int(col(line, 0, 3)).unwrap_or(0);
         let b = int(col(line, 3, 6)).unwrap_or(0);
@@ -139,7 +157,10 @@ fn parse_v2000(
             .map_err(|_| ParseError::new(no, format!("unreadable {} line", text(key))))?;
         let n = nums.first().copied().unwrap_or(0).max(0) as usize;
         if nums.len() < 1 + 2 * n {
-            return Err(ParseError::new(no, format!("{} line lists fewer pairs than it says", text(key))));
+            return Err(ParseError::new(
+                no,
+                format!("{} line lists fewer pairs than it says", text(key)),
+            ));
         }
         for pair in nums[1..1 + 2 * n].chunks_exact(2) {
             let atom = atom_mut(out, pair[0], no)?;
@@ -147,7 +168,13 @@ fn parse_v2000(
             match key {
                 b"M  CHG" => atom.charge = v.clamp(-15, 15) as i8,
                 b"M  ISO" => atom.isotope = v.clamp(0, 400) as u16,
-                _ => atom.radical_electrons = match v { 2 => 1, 1 | 3 => 2, _ => 0 },
+                _ => {
+                    atom.radical_electrons = match v {
+                        2 => 1,
+                        1 | 3 => 2,
+                        _ => 0,
+                    }
+                }
             }
         }
     }
@@ -179,7 +206,9 @@ fn parse_v3000(it: &mut Lines, out: &mut Parsed, counts_no: u64) -> Result<(), P
         while logical.ends_with('-') {
             logical.pop();
             match it.next() {
-                Some((_, more)) if more.starts_with(b"M  V30") => logical.push_str(&text(&more[6..])),
+                Some((_, more)) if more.starts_with(b"M  V30") => {
+                    logical.push_str(&text(&more[6..]))
+                }
                 _ => return Err(ParseError::new(no, "V3000 continuation line missing")),
             }
         }
@@ -196,12 +225,20 @@ fn parse_v3000(it: &mut Lines, out: &mut Parsed, counts_no: u64) -> Result<(), P
                 let mut atom = atom_from_symbol(sym)
                     .ok_or_else(|| ParseError::new(no, format!("unknown element {sym:?}")))?;
                 for kv in tok.skip(4) {
-                    let Some((k, v)) = kv.split_once('=') else { continue };
+                    let Some((k, v)) = kv.split_once('=') else {
+                        continue;
+                    };
                     let v: i64 = v.parse().unwrap_or(0);
                     match k {
                         "CHG" => atom.charge = v.clamp(-15, 15) as i8,
                         "MASS" => atom.isotope = v.clamp(0, 400) as u16,
-                        "RAD" => atom.radical_electrons = match v { 2 => 1, 1 | 3 => 2, _ => 0 },
+                        "RAD" => {
+                            atom.radical_electrons = match v {
+                                2 => 1,
+                                1 | 3 => 2,
+                                _ => 0,
+                            }
+                        }
                         "VAL" if v != 0 => {
                             atom.attached_h = 0;
                             atom.implicit_h = HydrogenRule::AsWritten;
@@ -252,7 +289,12 @@ fn atom_mut(out: &mut Parsed, n: i64, no: u64) -> Result<&mut Atom, ParseError> 
         .ok()
         .and_then(|n| n.checked_sub(1))
         .and_then(|i| out.atoms.get_mut(i))
-        .ok_or_else(|| ParseError::new(no, format!("reference to atom {n}, but the record has {count} atoms")))
+        .ok_or_else(|| {
+            ParseError::new(
+                no,
+                format!("reference to atom {n}, but the record has {count} atoms"),
+            )
+        })
 }
 
 fn atom_from_symbol(sym: &str) -> Option<Atom> {
@@ -356,7 +398,13 @@ mod tests {
         assert_eq!(p.title, "ethanol");
         let props = chem::properties(&p.atoms, p.bond_count);
         assert_eq!(props.formula, "C2H6O");
-        assert_eq!(p.fields, vec![("ID".into(), "E-1".into()), ("NOTE".into(), "line one\nline two".into())]);
+        assert_eq!(
+            p.fields,
+            vec![
+                ("ID".into(), "E-1".into()),
+                ("NOTE".into(), "line one\nline two".into())
+            ]
+        );
     }
 
     #[test]
@@ -387,6 +435,9 @@ mod tests {
         assert!(e.reason.contains("atom 9"), "{e}");
         assert_eq!(e.line, 9);
         let unknown = ETHANOL.replace(" O   0", " Xx  0");
-        assert!(parse(unknown.as_bytes(), 1).unwrap_err().reason.contains("unknown element"));
+        assert!(parse(unknown.as_bytes(), 1)
+            .unwrap_err()
+            .reason
+            .contains("unknown element"));
     }
 }

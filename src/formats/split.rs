@@ -44,7 +44,10 @@ impl Rules {
             Rules::Pdb => {
                 if line.starts_with(b"MODEL") {
                     Action::Start
-                } else if line.starts_with(b"ENDMDL") || trim_end(line) == b"END" || line.starts_with(b"END ") {
+                } else if line.starts_with(b"ENDMDL")
+                    || trim_end(line) == b"END"
+                    || line.starts_with(b"END ")
+                {
                     Action::End
                 } else {
                     Action::Body
@@ -268,7 +271,10 @@ impl<R: BufRead> Splitter<R> {
 
     /// Move the completed records out, keeping the open one's bytes.
     fn take_complete(&mut self) -> Chunk {
-        let tail_start = self.open.as_ref().map_or(self.pending.data.len(), |o| o.start);
+        let tail_start = self
+            .open
+            .as_ref()
+            .map_or(self.pending.data.len(), |o| o.start);
         let tail = self.pending.data.split_off(tail_start);
         if let Some(o) = self.open.as_mut() {
             o.start = 0;
@@ -292,7 +298,11 @@ mod tests {
         let mut out = Vec::new();
         while let Some(c) = s.next_chunk().unwrap() {
             for sp in &c.spans {
-                out.push((sp.index, sp.line, String::from_utf8_lossy(c.record(sp)).into_owned()));
+                out.push((
+                    sp.index,
+                    sp.line,
+                    String::from_utf8_lossy(c.record(sp)).into_owned(),
+                ));
             }
         }
         out
@@ -334,7 +344,10 @@ mod tests {
         impl std::io::Read for Broken<'_> {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 if self.0.is_empty() {
-                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "cut"));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "cut",
+                    ));
                 }
                 let n = self.0.len().min(buf.len());
                 buf[..n].copy_from_slice(&self.0[..n]);
@@ -342,7 +355,10 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut s = Splitter::new(std::io::BufReader::new(Broken(b"C one\nCC two\nCC")), Rules::Lines);
+        let mut s = Splitter::new(
+            std::io::BufReader::new(Broken(b"C one\nCC two\nCC")),
+            Rules::Lines,
+        );
         let c = s.next_chunk().unwrap().unwrap();
         assert_eq!(c.spans.len(), 2);
         assert!(s.next_chunk().is_err());

@@ -276,11 +276,11 @@ fn read_file(
             }
             Ok(None) => break,
             Err(e) => {
-                let reason = format!(
-                    "stream broken after line {}: {e}",
-                    splitter.lines_read()
+                let reason = format!("stream broken after line {}: {e}", splitter.lines_read());
+                rejects.add(
+                    stats,
+                    Reject::file(file.job.display.clone(), reason.clone()),
                 );
-                rejects.add(stats, Reject::file(file.job.display.clone(), reason.clone()));
                 error = Some(reason);
                 break;
             }
@@ -358,7 +358,8 @@ fn parse_stage(rx: Receiver<ToParse>, tx: Sender<Event>, stats: &Stats, rejects:
 /// Parse one record, compute its chemistry and hash. Never panics: a reader
 /// bug rejects the record, not the run.
 pub fn process(file: &FileInfo, chunk: &Chunk, span: &Span) -> Outcome {
-    let reject = |e: ParseError| Outcome::Rejected(Reject::record(file.job.display.clone(), span.index, &e));
+    let reject =
+        |e: ParseError| Outcome::Rejected(Reject::record(file.job.display.clone(), span.index, &e));
     if let Some(reason) = &span.error {
         return reject(ParseError::new(span.line, reason.clone()));
     }
@@ -367,7 +368,12 @@ pub fn process(file: &FileInfo, chunk: &Chunk, span: &Span) -> Outcome {
     let parsed = match parsed {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return reject(e),
-        Err(_) => return reject(ParseError::new(span.line, "internal error: the reader panicked on this record")),
+        Err(_) => {
+            return reject(ParseError::new(
+                span.line,
+                "internal error: the reader panicked on this record",
+            ))
+        }
     };
     if parsed.atoms.is_empty() {
         return reject(ParseError::new(span.line, "record has no atoms"));
@@ -429,10 +435,8 @@ pub fn with_progress<T>(stats: &Stats, show: bool, work: impl FnOnce() -> T) -> 
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let start = Instant::now();
     let done = std::sync::atomic::AtomicBool::new(false);

@@ -61,7 +61,11 @@ impl Stats {
             records_inserted: g(&self.records_inserted),
             records_duplicate: g(&self.records_duplicate),
             seconds,
-            molecules_per_second: if seconds > 0.0 { parsed as f64 / seconds } else { 0.0 },
+            molecules_per_second: if seconds > 0.0 {
+                parsed as f64 / seconds
+            } else {
+                0.0
+            },
             mb_per_second: if seconds > 0.0 {
                 g(&self.bytes_decoded) as f64 / 1e6 / seconds
             } else {

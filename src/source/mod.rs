@@ -86,7 +86,10 @@ pub fn walk_local(roots: &[PathBuf], mut emit: impl FnMut(Found) -> bool) {
 }
 
 fn examine(base: &Path, path: &Path) -> Found {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let Some(format) = Format::from_name(&name) else {
         return Found::Ignored(path.to_path_buf());
     };

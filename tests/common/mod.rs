@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests.
+//!
+//! Database tests use `#[sqlx::test]`, which needs `DATABASE_URL` to point at
+//! a running PostgreSQL server (the README's test command sets it; `.ci/run`
+//! starts the server if it is down). Each test gets a fresh database that is
+//! dropped afterwards.
+#![allow(dead_code)]
+
+use sqlx::PgPool;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn corpus() -> PathBuf {
+    root().join("tests/data/corpus")
+}
+
+/// The URL of the test's own database (the one `pool` is connected to).
+pub fn url_of(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for database tests");
+    let db = pool
+        .connect_options()
+        .get_database()
+        .unwrap_or("postgres")
+        .to_owned();
+    let (without_query, query) = match base.split_once('?') {
+        Some((a, q)) => (a.to_owned(), format!("?{q}")),
+        None => (base.clone(), String::new()),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
+    let prefix = match without_query[scheme_end..].find('/') {
+        Some(i) => &without_query[..scheme_end + i],
+        None => &without_query[..],
+    };
+    format!("{prefix}/{db}{query}")
+}
+
+/// Run the molingest binary with these arguments against `url`.
+pub fn molingest(url: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_molingest"));
+    cmd.args(args)
+        .current_dir(root())
+        .env_remove("DATABASE_URL");
+    if let Some(url) = url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("molingest runs")
+}
+
+pub fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Copy files into a fresh temporary directory.
+pub fn dir_with(files: &[(&Path, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (src, name) in files {
+        let dest = dir.path().join(name);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::copy(src, dest).expect("copy");
+    }
+    dir
+}
+
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}

