@@ -208,12 +208,12 @@ impl<R: BufRead> Splitter<R> {
                 self.close(line_start);
             }
             Action::Start => {
-                self.close(line_start);
-                self.open_at(line_start, false);
+                let removed = self.close(line_start);
+                self.open_at(line_start - removed, false);
             }
             Action::Single => {
-                self.close(line_start);
-                self.open_at(line_start, true);
+                let removed = self.close(line_start);
+                self.open_at(line_start - removed, true);
                 self.close(self.pending.data.len());
             }
         }
@@ -235,16 +235,17 @@ impl<R: BufRead> Splitter<R> {
     }
 
     /// Close the open record at `end`. Blank blocks, and PDB blocks without
-    /// atoms, are no record: their bytes are dropped.
-    fn close(&mut self, end: usize) {
+    /// atoms, are no record: their bytes are dropped, and the number of bytes
+    /// removed before `end` is returned (what follows moves down by that).
+    fn close(&mut self, end: usize) -> usize {
         let Some(open) = self.open.take() else {
-            return;
+            return 0;
         };
         let body = &self.pending.data[open.start..end];
         let blank = body.iter().all(u8::is_ascii_whitespace);
         if (blank || !open.has_atoms) && !open.too_large {
             self.pending.data.drain(open.start..end);
-            return;
+            return end - open.start;
         }
         self.pending.spans.push(Span {
             start: open.start,
@@ -256,6 +257,7 @@ impl<R: BufRead> Splitter<R> {
                 .then(|| format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)),
         });
         self.next_index += 1;
+        0
     }
 
     /// A record that outgrows the limit keeps its place (and number) but not
