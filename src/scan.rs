@@ -78,6 +78,7 @@ impl<W: Write> Sink for JsonlSink<W> {
                             error: None,
                         },
                         Outcome::Rejected(r) => Line::rejected(r, format),
+                        Outcome::Skipped => continue,
                     };
                     write(out, &line)?;
                 }

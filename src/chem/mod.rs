@@ -79,7 +79,10 @@ pub fn mdl_implicit_h(a: &Atom) -> u32 {
     0
 }
 
-/// Implicit hydrogens of an organic-subset SMILES atom (OpenSMILES 3.2.2).
+/// Implicit hydrogens of an organic-subset SMILES atom (OpenSMILES 3.2.2):
+/// the lowest normal valence that holds the bonds, less the bonds. An
+/// aromatic atom gives one valence unit to the pi system and takes only its
+/// lowest valence (pyridine `n` and thiophene `s` get none).
 pub fn smiles_implicit_h(a: &Atom, aromatic: bool) -> u32 {
     let allowed: &[i32] = match a.z {
         5 => &[3],
@@ -91,6 +94,9 @@ pub fn smiles_implicit_h(a: &Atom, aromatic: bool) -> u32 {
         _ => return 0,
     };
     let explicit = i32::from(a.bond_order_x2 / 2) + i32::from(aromatic);
+    if aromatic {
+        return (allowed[0] - explicit).max(0) as u32;
+    }
     allowed
         .iter()
         .find(|&&v| v >= explicit)

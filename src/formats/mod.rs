@@ -3,8 +3,14 @@
 //!   (sequential, streaming, bounded memory: see [`split`]);
 //! - a *parser* that turns one record's bytes into atoms, bonds and data
 //!   fields (pure, runs in parallel).
+//!
+//! The format comes from the file name and is confirmed by the content
+//! ([`Format::sniff`]); content wins.
 
+pub mod mol2;
+pub mod pdb;
 pub mod sdf;
+pub mod smiles;
 pub mod split;
 
 use crate::chem::Atom;
@@ -15,6 +21,10 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Sdf,
+    Mol2,
+    Pdb,
+    Pdbqt,
+    Smiles,
 }
 
 impl Format {
@@ -23,29 +33,69 @@ impl Format {
         let lower = name.to_ascii_lowercase();
         let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
         let ext = stem.rsplit_once('.').map(|(_, e)| e)?;
-        match ext {
-            "sdf" | "sd" | "mol" => Some(Format::Sdf),
-            _ => None,
+        Some(match ext {
+            "sdf" | "sd" | "mol" => Format::Sdf,
+            "mol2" | "ml2" => Format::Mol2,
+            "pdb" | "ent" => Format::Pdb,
+            "pdbqt" => Format::Pdbqt,
+            "smi" | "smiles" | "ism" | "can" | "csv" => Format::Smiles,
+            _ => return None,
+        })
+    }
+
+    /// What the first bytes of the (decoded) content say it is, when they
+    /// say it clearly. SMILES has no signature: `None` keeps the name's word.
+    pub fn sniff(head: &[u8]) -> Option<Format> {
+        let has = |s: &[u8]| memchr::memmem::find(head, s).is_some();
+        if has(b"@<TRIPOS>MOLECULE") {
+            return Some(Format::Mol2);
         }
+        if has(b"\nM  END") || has(b"V2000") || has(b"V3000") {
+            return Some(Format::Sdf);
+        }
+        let mut atoms = head
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"ATOM  ") || l.starts_with(b"HETATM"))
+            .peekable();
+        atoms.peek()?;
+        // PDBQT puts a partial charge in columns 71-76, where PDB has blanks.
+        let pdbqt = atoms.take(20).any(|l| {
+            l.get(70..76)
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .is_some_and(|c| c.contains('.') && c.trim().parse::<f64>().is_ok())
+        }) || has(b"\nTORSDOF") || has(b"\nROOT") || has(b"REMARK VINA");
+        Some(if pdbqt { Format::Pdbqt } else { Format::Pdb })
     }
 
     /// The `molecule_format` enum value in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Sdf => "sdf",
+            Format::Mol2 => "mol2",
+            Format::Pdb => "pdb",
+            Format::Pdbqt => "pdbqt",
+            Format::Smiles => "smiles",
         }
     }
 
     pub(crate) fn rules(self) -> split::Rules {
         match self {
             Format::Sdf => split::Rules::Sdf,
+            Format::Mol2 => split::Rules::Mol2,
+            Format::Pdb | Format::Pdbqt => split::Rules::Pdb,
+            Format::Smiles => split::Rules::Lines,
         }
     }
 
     /// Parse one record. `line` is the 1-based line the record starts on.
-    pub fn parse(self, text: &[u8], line: u64) -> Result<Parsed, ParseError> {
+    /// `Ok(None)`: not a molecule (a comment or header line).
+    pub fn parse(self, text: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
         match self {
-            Format::Sdf => sdf::parse(text, line),
+            Format::Sdf => sdf::parse(text, line).map(Some),
+            Format::Mol2 => mol2::parse(text, line).map(Some),
+            Format::Pdb => pdb::parse(text, line, pdb::Flavour::Pdb).map(Some),
+            Format::Pdbqt => pdb::parse(text, line, pdb::Flavour::Pdbqt).map(Some),
+            Format::Smiles => smiles::parse(text, line),
         }
     }
 }
@@ -79,4 +129,24 @@ pub(crate) fn lines(text: &[u8], first_line: u64) -> impl Iterator<Item = (u64, 
     body.split(|&b| b == b'\n')
         .enumerate()
         .map(move |(i, l)| (first_line + i as u64, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_content() {
+        assert_eq!(Format::from_name("a/b/x.SDF.gz"), Some(Format::Sdf));
+        assert_eq!(Format::from_name("x.pdbqt"), Some(Format::Pdbqt));
+        assert_eq!(Format::from_name("x.smi"), Some(Format::Smiles));
+        assert_eq!(Format::from_name("README.md"), None);
+        assert_eq!(Format::sniff(b"@<TRIPOS>MOLECULE\nbenzene\n"), Some(Format::Mol2));
+        assert_eq!(Format::sniff(b"x\n\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n"), Some(Format::Sdf));
+        let pdb = b"ATOM      1  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00           N\n";
+        assert_eq!(Format::sniff(pdb), Some(Format::Pdb));
+        let qt = b"ATOM      1  C   LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 A \n";
+        assert_eq!(Format::sniff(qt), Some(Format::Pdbqt));
+        assert_eq!(Format::sniff(b"CCO ethanol\n"), None);
+    }
 }

@@ -104,7 +104,8 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
 struct Open {
     start: usize,
-    line: u64,
+    /// Where the record starts: its MODEL line, else its first atom line.
+    line: Option<u64>,
     has_atoms: bool,
     too_large: bool,
 }
@@ -201,7 +202,7 @@ impl<R: BufRead> Splitter<R> {
         let line = &self.pending.data[line_start..];
         let is_atom = self.rules.is_atom_line(line);
         match self.rules.classify(line, self.open.is_some()) {
-            Action::Body => self.open_at(line_start, is_atom),
+            Action::Body => self.open_at(line_start, is_atom, false),
             Action::Drop => self.pending.data.truncate(line_start),
             Action::End => {
                 self.pending.data.truncate(line_start);
@@ -209,24 +210,30 @@ impl<R: BufRead> Splitter<R> {
             }
             Action::Start => {
                 let removed = self.close(line_start);
-                self.open_at(line_start - removed, false);
+                self.open_at(line_start - removed, false, true);
             }
             Action::Single => {
                 let removed = self.close(line_start);
-                self.open_at(line_start - removed, true);
+                self.open_at(line_start - removed, true, true);
                 self.close(self.pending.data.len());
             }
         }
         self.check_size();
     }
 
-    fn open_at(&mut self, line_start: usize, is_atom: bool) {
+    /// `starts`: this line starts the record (MODEL, a MOL2 header, a
+    /// SMILES line); otherwise the record starts at its first atom line.
+    fn open_at(&mut self, line_start: usize, is_atom: bool, starts: bool) {
+        let here = (starts || is_atom).then_some(self.line_no);
         match self.open.as_mut() {
-            Some(o) => o.has_atoms |= is_atom,
+            Some(o) => {
+                o.has_atoms |= is_atom;
+                o.line = o.line.or(here);
+            }
             None => {
                 self.open = Some(Open {
                     start: line_start,
-                    line: self.line_no,
+                    line: here,
                     has_atoms: is_atom,
                     too_large: false,
                 })
@@ -251,7 +258,7 @@ impl<R: BufRead> Splitter<R> {
             start: open.start,
             end,
             index: self.next_index,
-            line: open.line,
+            line: open.line.unwrap_or(self.line_no),
             error: open
                 .too_large
                 .then(|| format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)),
@@ -328,6 +335,8 @@ mod tests {
         let t = "HEADER x\nMODEL 1\nATOM 1\nENDMDL\nMODEL 2\nHETATM 2\nENDROOT\nENDMDL\nEND\n";
         let r = split(t, Rules::Pdb, 100);
         assert_eq!(r.len(), 2);
+        let single = split("CRYST1\nREMARK\nATOM 1\nATOM 2\nEND\n", Rules::Pdb, 100);
+        assert_eq!((single.len(), single[0].1), (1, 3), "no MODEL: starts at the first atom");
         assert_eq!((r[0].0, r[0].1), (0, 2));
         assert_eq!((r[1].0, r[1].1), (1, 5));
         assert!(r[1].2.contains("ENDROOT"));

@@ -54,6 +54,8 @@ pub struct Record {
 pub enum Outcome {
     Molecule(Record),
     Rejected(Reject),
+    /// A comment or header line: not a molecule, not an error.
+    Skipped,
 }
 
 /// How a file ended.
@@ -250,7 +252,23 @@ fn read_file(
     if let Some(why) = decode::refuse_binary(&head) {
         return refuse(why.to_owned());
     }
-    let format = job.format;
+    let format = match Format::sniff(&head) {
+        Some(found) if found != job.format => {
+            rejects.notice(format!(
+                "{}: named as {} but holds {}; read as {}",
+                job.display,
+                job.format.as_str(),
+                found.as_str(),
+                found.as_str()
+            ));
+            found
+        }
+        Some(found) => found,
+        None => job.format,
+    };
+    if format == Format::Smiles && is_csv(&job.display) && !csv_with_smiles_header(&head) {
+        return refuse("CSV file without a SMILES column header: not a molecule file".to_owned());
+    }
     Stats::add(&stats.files_read, 1);
     let file = Arc::new(FileInfo {
         job,
@@ -288,6 +306,17 @@ fn read_file(
     }
     Stats::add_time(&stats.busy_read_ns, busy.elapsed());
     tx.send(ToParse::End(file, error)).is_ok()
+}
+
+fn is_csv(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+}
+
+fn csv_with_smiles_header(head: &[u8]) -> bool {
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let field = first.split(|&b| b == b',' || b == b'\t').next().unwrap_or_default();
+    field.trim_ascii().eq_ignore_ascii_case(b"smiles")
 }
 
 /// Counts raw bytes as they are read (for MB/s and progress).
@@ -332,6 +361,7 @@ fn parse_stage(rx: Receiver<ToParse>, tx: Sender<Event>, stats: &Stats, rejects:
                             counts.1 += 1;
                             rejects.add(stats, r.clone());
                         }
+                        Outcome::Skipped => Stats::add(&stats.records_skipped, 1),
                     }
                 }
                 Stats::add_time(&stats.busy_parse_ns, t.elapsed());
@@ -366,7 +396,8 @@ pub fn process(file: &FileInfo, chunk: &Chunk, span: &Span) -> Outcome {
     let bytes = chunk.record(span);
     let parsed = std::panic::catch_unwind(|| file.format.parse(bytes, span.line));
     let parsed = match parsed {
-        Ok(Ok(p)) => p,
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => return Outcome::Skipped,
         Ok(Err(e)) => return reject(e),
         Err(_) => {
             return reject(ParseError::new(

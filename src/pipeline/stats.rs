@@ -118,6 +118,7 @@ pub const REJECTS_KEPT: usize = 1000;
 pub struct RejectLog {
     file: Option<Mutex<BufWriter<File>>>,
     kept: Mutex<Vec<Reject>>,
+    notices: Mutex<Vec<String>>,
     quiet: bool,
 }
 
@@ -130,6 +131,7 @@ impl RejectLog {
         Ok(RejectLog {
             file,
             kept: Mutex::new(Vec::new()),
+            notices: Mutex::new(Vec::new()),
             quiet,
         })
     }
@@ -157,6 +159,23 @@ impl RejectLog {
                 kept.push(r);
             }
         }
+    }
+
+    /// Something worth telling that is not a reject (a file whose content
+    /// does not match its name, read by its content).
+    pub fn notice(&self, message: String) {
+        if !self.quiet {
+            eprintln!("note: {message}");
+        }
+        if let Ok(mut n) = self.notices.lock() {
+            if n.len() < REJECTS_KEPT {
+                n.push(message);
+            }
+        }
+    }
+
+    pub fn notices(&self) -> Vec<String> {
+        self.notices.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     pub fn kept(&self) -> Vec<Reject> {

@@ -1,0 +1,187 @@
+//! PDB and PDBQT readers: one molecule per MODEL (a file without MODEL lines
+//! is one), ATOM and HETATM records, atoms as written (no hydrogens added).
+//!
+//! - PDB: element from columns 77-78; without them, from the atom name
+//!   (columns 13-16) by the PDB column rule: a two-letter element starts in
+//!   column 13, so ` CA ` is carbon and `CA  ` calcium. Formal charge from
+//!   columns 79-80. Only altlocs blank, `A` or `1` are kept.
+//! - PDBQT: element from the AutoDock type (columns 78-79): `A`→C, `OA`→O,
+//!   `NA`/`NS`→N, `SA`→S, `HD`/`HS`→H, `CG0`-`CG9`→C; pseudo atoms `G0`-`G9`
+//!   (macrocycle glue) and `W` (hydrated docking) are not counted. ROOT,
+//!   BRANCH and TORSDOF records are structure, not ends.
+
+use super::{lines, text, Parsed};
+use crate::chem::{elements, Atom, HydrogenRule};
+use crate::error::ParseError;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Pdb,
+    Pdbqt,
+}
+
+pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed, ParseError> {
+    let mut out = Parsed::default();
+    let (mut header, mut compnd) = (String::new(), String::new());
+    for (no, line) in lines(record, first_line) {
+        if line.starts_with(b"HEADER") && header.is_empty() {
+            header = text(line.get(10..).unwrap_or_default()).trim().to_owned();
+            continue;
+        }
+        if line.starts_with(b"COMPND") && compnd.is_empty() {
+            compnd = text(line.get(10..).unwrap_or_default()).trim().to_owned();
+            continue;
+        }
+        if !(line.starts_with(b"ATOM") || line.starts_with(b"HETATM")) {
+            continue;
+        }
+        if line.len() < 16 {
+            return Err(ParseError::new(no, format!("atom record too short: {:?}", text(line))));
+        }
+        let altloc = line.get(16).copied().unwrap_or(b' ');
+        if !matches!(altloc, b' ' | b'A' | b'1') {
+            continue;
+        }
+        let atom = match flavour {
+            Flavour::Pdb => pdb_atom(line),
+            Flavour::Pdbqt => match pdbqt_atom(line) {
+                Some(Pseudo::Skip) => continue,
+                Some(Pseudo::Atom(a)) => Some(a),
+                None => None,
+            },
+        };
+        let atom = atom.ok_or_else(|| {
+            ParseError::new(no, format!("cannot tell the element of atom {:?}", text(&line[12..16])))
+        })?;
+        out.atoms.push(atom);
+    }
+    out.title = if !header.is_empty() { header } else { compnd };
+    Ok(out)
+}
+
+fn as_written(z: elements::Z) -> Atom {
+    Atom {
+        z,
+        implicit_h: HydrogenRule::AsWritten,
+        ..Atom::default()
+    }
+}
+
+fn pdb_atom(line: &[u8]) -> Option<Atom> {
+    let element = text(line.get(76..78.min(line.len())).unwrap_or_default());
+    let element = element.trim();
+    let mut atom = if !element.is_empty() {
+        symbol_atom(element)?
+    } else {
+        from_atom_name(&line[12..16])?
+    };
+    // Charge in columns 79-80: "1+", "2-" (or "+1").
+    if let Some(c) = line.get(78..80.min(line.len())) {
+        let c = text(c);
+        let c = c.trim();
+        let (digits, sign): (String, i8) = if let Some(d) = c.strip_suffix('+').or_else(|| c.strip_prefix('+')) {
+            (d.to_owned(), 1)
+        } else if let Some(d) = c.strip_suffix('-').or_else(|| c.strip_prefix('-')) {
+            (d.to_owned(), -1)
+        } else {
+            (String::new(), 0)
+        };
+        if sign != 0 {
+            let n: i8 = if digits.is_empty() { 1 } else { digits.parse().unwrap_or(0) };
+            atom.charge = sign * n;
+        }
+    }
+    Some(atom)
+}
+
+fn symbol_atom(sym: &str) -> Option<Atom> {
+    match sym {
+        "D" => Some(Atom {
+            isotope: 2,
+            ..as_written(elements::H)
+        }),
+        "T" => Some(Atom {
+            isotope: 3,
+            ..as_written(elements::H)
+        }),
+        "X" | "*" => Some(as_written(elements::DUMMY)),
+        s => elements::by_symbol_any_case(s).map(as_written),
+    }
+}
+
+/// The element from a PDB atom name (columns 13-16) when the element
+/// columns are blank.
+fn from_atom_name(name: &[u8]) -> Option<Atom> {
+    let name = text(name);
+    let b = name.as_bytes();
+    if b.len() < 2 {
+        return None;
+    }
+    if b[0] == b' ' || b[0].is_ascii_digit() {
+        // One-letter element in column 14 (` CA ` is carbon, `1HB ` hydrogen).
+        return symbol_atom(std::str::from_utf8(&b[1..2]).ok()?);
+    }
+    // Hydrogen names that fill all four columns (`HG21`) are hydrogen.
+    if b[0] == b'H' && b.len() == 4 && b[3] != b' ' {
+        return symbol_atom("H");
+    }
+    let two = std::str::from_utf8(&b[..2]).ok()?;
+    symbol_atom(two).or_else(|| symbol_atom(std::str::from_utf8(&b[..1]).ok()?))
+}
+
+enum Pseudo {
+    Atom(Atom),
+    Skip,
+}
+
+fn pdbqt_atom(line: &[u8]) -> Option<Pseudo> {
+    let t = text(line);
+    let ty = if line.len() > 77 {
+        t.get(77..).unwrap_or_default().trim().to_owned()
+    } else {
+        t.split_whitespace().last().unwrap_or_default().to_owned()
+    };
+    let z = match ty.as_str() {
+        "A" | "C" => 6,
+        "OA" | "OS" | "O" => 8,
+        "NA" | "NS" | "N" => 7,
+        "SA" | "S" => 16,
+        "HD" | "HS" | "H" => 1,
+        "W" => return Some(Pseudo::Skip),
+        t if t.len() == 2 && t.starts_with('G') && t.as_bytes()[1].is_ascii_digit() => return Some(Pseudo::Skip),
+        t if t.len() == 3 && t.starts_with("CG") && t.as_bytes()[2].is_ascii_digit() => 6,
+        t => elements::by_symbol(t).or_else(|| elements::by_symbol_any_case(t))?,
+    };
+    Some(Pseudo::Atom(as_written(z)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chem;
+
+    fn formula(t: &str, f: Flavour) -> String {
+        let p = parse(t.as_bytes(), 1, f).unwrap();
+        chem::properties(&p.atoms, 0).formula
+    }
+
+    #[test]
+    fn element_columns_names_and_altlocs() {
+        let t = "ATOM      1  CA  ALA A   1      11.104   6.134  -6.504  1.00  0.00           C\n\
+                 HETATM    2 CA    CA A   2      11.104   6.134  -6.504  1.00  0.00          CA2+\n\
+                 ATOM      3  CB BALA A   1      11.104   6.134  -6.504  0.50  0.00           C\n\
+                 ATOM      4  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00\n\
+                 ATOM      5 CA   ALA A   1      11.104   6.134  -6.504  1.00  0.00\n";
+        let p = parse(t.as_bytes(), 1, Flavour::Pdb).unwrap();
+        let props = chem::properties(&p.atoms, 0);
+        assert_eq!(props.formula, "CCa2N");
+        assert_eq!(props.net_charge, 2);
+    }
+
+    #[test]
+    fn pdbqt_types_and_pseudo_atoms() {
+        let line = |ty: &str| format!("ATOM      1  C1  LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 {ty:<2}\n");
+        let t = ["A", "OA", "HD", "G0", "CG0", "W", "Cl", "NA"].map(line).concat();
+        assert_eq!(formula(&format!("ROOT\n{t}ENDROOT\nTORSDOF 1\n"), Flavour::Pdbqt), "C2HClNO");
+    }
+}
