@@ -120,6 +120,22 @@ pub fn isotope_mass(z: Z, mass_number: u16) -> f64 {
     }
 }
 
+/// Covalent radius (Å) as RDKit uses it for proximity bonding.
+pub fn covalent_radius(z: Z) -> f32 {
+    const R: [f32; 87] = [
+        0.0, 0.23, 0.93, 0.68, 0.35, 0.83, 0.68, 0.68, 0.68, 0.64, 1.12, // 0-10
+        0.97, 1.1, 1.35, 1.2, 0.75, 1.02, 0.99, 1.57, 1.33, 0.99, // 11-20
+        1.44, 1.47, 1.33, 1.35, 1.35, 1.34, 1.33, 1.5, 1.52, 1.45, // 21-30
+        1.22, 1.17, 1.21, 1.22, 1.21, 1.91, 1.47, 1.12, 1.78, 1.56, // 31-40
+        1.48, 1.47, 1.35, 1.4, 1.45, 1.5, 1.59, 1.69, 1.63, 1.46, // 41-50
+        1.46, 1.47, 1.4, 1.98, 1.67, 1.34, 1.87, 1.83, 1.82, 1.81, // 51-60
+        1.8, 1.8, 1.99, 1.79, 1.76, 1.75, 1.74, 1.73, 1.72, 1.94, // 61-70
+        1.72, 1.57, 1.43, 1.37, 1.35, 1.37, 1.32, 1.5, 1.5, 1.7, // 71-80
+        1.55, 1.54, 1.54, 1.68, 1.7, 2.4, // 81-86
+    ];
+    R.get(z as usize).copied().unwrap_or(1.5)
+}
+
 /// Allowed valences, lowest first, as RDKit's periodic table lists them for
 /// the MDL implicit-hydrogen model. `None`: any valence, no implicit H
 /// (metals, noble gases and the rest).

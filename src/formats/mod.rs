@@ -63,7 +63,9 @@ impl Format {
             l.get(70..76)
                 .and_then(|c| std::str::from_utf8(c).ok())
                 .is_some_and(|c| c.contains('.') && c.trim().parse::<f64>().is_ok())
-        }) || has(b"\nTORSDOF") || has(b"\nROOT") || has(b"REMARK VINA");
+        }) || has(b"\nTORSDOF")
+            || has(b"\nROOT")
+            || has(b"REMARK VINA");
         Some(if pdbqt { Format::Pdbqt } else { Format::Pdb })
     }
 
@@ -141,11 +143,19 @@ mod tests {
         assert_eq!(Format::from_name("x.pdbqt"), Some(Format::Pdbqt));
         assert_eq!(Format::from_name("x.smi"), Some(Format::Smiles));
         assert_eq!(Format::from_name("README.md"), None);
-        assert_eq!(Format::sniff(b"@<TRIPOS>MOLECULE\nbenzene\n"), Some(Format::Mol2));
-        assert_eq!(Format::sniff(b"x\n\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n"), Some(Format::Sdf));
-        let pdb = b"ATOM      1  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00           N\n";
+        assert_eq!(
+            Format::sniff(b"@<TRIPOS>MOLECULE\nbenzene\n"),
+            Some(Format::Mol2)
+        );
+        assert_eq!(
+            Format::sniff(b"x\n\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n"),
+            Some(Format::Sdf)
+        );
+        let pdb =
+            b"ATOM      1  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00           N\n";
         assert_eq!(Format::sniff(pdb), Some(Format::Pdb));
-        let qt = b"ATOM      1  C   LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 A \n";
+        let qt =
+            b"ATOM      1  C   LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 A \n";
         assert_eq!(Format::sniff(qt), Some(Format::Pdbqt));
         assert_eq!(Format::sniff(b"CCO ethanol\n"), None);
     }

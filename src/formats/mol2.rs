@@ -53,9 +53,13 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
             Section::Atom if !t.is_empty() => {
                 let f: Vec<&str> = t.split_whitespace().collect();
                 if f.len() < 6 {
-                    return Err(ParseError::new(no, format!("atom line has {} fields, needs 6", f.len())));
+                    return Err(ParseError::new(
+                        no,
+                        format!("atom line has {} fields, needs 6", f.len()),
+                    ));
                 }
-                let z = element_of_type(f[5]).ok_or_else(|| ParseError::new(no, format!("unknown atom type {:?}", f[5])))?;
+                let z = element_of_type(f[5])
+                    .ok_or_else(|| ParseError::new(no, format!("unknown atom type {:?}", f[5])))?;
                 ids.insert(f[0].to_owned(), out.atoms.len());
                 out.atoms.push(Atom {
                     z,
@@ -67,11 +71,17 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
             Section::Bond if !t.is_empty() => {
                 let f: Vec<&str> = t.split_whitespace().collect();
                 if f.len() < 4 {
-                    return Err(ParseError::new(no, format!("bond line has {} fields, needs 4", f.len())));
+                    return Err(ParseError::new(
+                        no,
+                        format!("bond line has {} fields, needs 4", f.len()),
+                    ));
                 }
                 let atom = |id: &str| {
                     ids.get(id).copied().ok_or_else(|| {
-                        ParseError::new(no, format!("bond to atom {id}, which the record does not have"))
+                        ParseError::new(
+                            no,
+                            format!("bond to atom {id}, which the record does not have"),
+                        )
                     })
                 };
                 let (a, b) = (atom(f[1])?, atom(f[2])?);
@@ -81,7 +91,9 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
                     "3" => 6,
                     "ar" => 3,
                     "nc" => 0,
-                    other => return Err(ParseError::new(no, format!("unknown bond type {other:?}"))),
+                    other => {
+                        return Err(ParseError::new(no, format!("unknown bond type {other:?}")))
+                    }
                 };
                 bonds.push((a, b, x2));
             }
@@ -92,7 +104,10 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
         if n != out.atoms.len() {
             return Err(ParseError::new(
                 no,
-                format!("the header declares {n} atoms, the ATOM section has {}", out.atoms.len()),
+                format!(
+                    "the header declares {n} atoms, the ATOM section has {}",
+                    out.atoms.len()
+                ),
             ));
         }
     }
@@ -117,7 +132,10 @@ pub fn element_of_type(ty: &str) -> Option<elements::Z> {
         return None;
     }
     // GAFF types are lowercase: `ca` is aromatic carbon, not calcium.
-    if base.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    if base
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
         if base.starts_with("cl") {
             return Some(17);
         }
@@ -159,6 +177,10 @@ fn assign_charges(atoms: &mut [Atom], types: &[String], bonds: &[(usize, usize, 
         if a.bond_order_x2 % 2 == 1 {
             continue;
         }
+        // Carbon short of bonds is a file without its hydrogens, not an ion.
+        if a.z == elements::C {
+            continue;
+        }
         let valence = i32::from(a.bond_order_x2 / 2);
         let Some(allowed) = elements::valences(a.z) else {
             continue;
@@ -171,7 +193,12 @@ fn assign_charges(atoms: &mut [Atom], types: &[String], bonds: &[(usize, usize, 
         } else if valence < lowest {
             a.charge = (valence - lowest) as i8;
         } else if !allowed.iter().any(|&v| i32::from(v) == valence) {
-            let below = allowed.iter().map(|&v| i32::from(v)).filter(|&v| v < valence).max().unwrap_or(lowest);
+            let below = allowed
+                .iter()
+                .map(|&v| i32::from(v))
+                .filter(|&v| v < valence)
+                .max()
+                .unwrap_or(lowest);
             a.charge = (valence - below) as i8;
         }
     }
@@ -210,7 +237,10 @@ mod tests {
     #[test]
     fn lying_atom_count_and_missing_atom_are_errors() {
         let t = "@<TRIPOS>MOLECULE\nx\n 3 1\nSMALL\n\n@<TRIPOS>ATOM\n1 C1 0 0 0 C.3\n2 C2 0 0 0 C.3\n@<TRIPOS>BOND\n1 1 2 1\n";
-        assert!(parse(t.as_bytes(), 1).unwrap_err().reason.contains("declares 3 atoms"));
+        assert!(parse(t.as_bytes(), 1)
+            .unwrap_err()
+            .reason
+            .contains("declares 3 atoms"));
         let t = t.replace(" 3 1", " 2 1").replace("1 1 2 1", "1 1 5 1");
         let e = parse(t.as_bytes(), 1).unwrap_err();
         assert!(e.reason.contains("atom 5"), "{e}");

@@ -22,6 +22,8 @@ pub enum Flavour {
 
 pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed, ParseError> {
     let mut out = Parsed::default();
+    let mut serials = Vec::new();
+    let mut conect: Vec<(u32, Vec<u32>)> = Vec::new();
     let (mut header, mut compnd) = (String::new(), String::new());
     for (no, line) in lines(record, first_line) {
         if line.starts_with(b"HEADER") && header.is_empty() {
@@ -32,11 +34,30 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
             compnd = text(line.get(10..).unwrap_or_default()).trim().to_owned();
             continue;
         }
+        if line.starts_with(b"CONECT") && flavour == Flavour::Pdb {
+            let field = |a: usize| -> Option<u32> {
+                std::str::from_utf8(line.get(a..(a + 5).min(line.len()))?)
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            };
+            if let Some(from) = field(6) {
+                conect.push((
+                    from,
+                    [11, 16, 21, 26].iter().filter_map(|&a| field(a)).collect(),
+                ));
+            }
+            continue;
+        }
         if !(line.starts_with(b"ATOM") || line.starts_with(b"HETATM")) {
             continue;
         }
         if line.len() < 16 {
-            return Err(ParseError::new(no, format!("atom record too short: {:?}", text(line))));
+            return Err(ParseError::new(
+                no,
+                format!("atom record too short: {:?}", text(line)),
+            ));
         }
         let altloc = line.get(16).copied().unwrap_or(b' ');
         if !matches!(altloc, b' ' | b'A' | b'1') {
@@ -51,12 +72,55 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
             },
         };
         let atom = atom.ok_or_else(|| {
-            ParseError::new(no, format!("cannot tell the element of atom {:?}", text(&line[12..16])))
+            ParseError::new(
+                no,
+                format!("cannot tell the element of atom {:?}", text(&line[12..16])),
+            )
         })?;
         out.atoms.push(atom);
+        if flavour == Flavour::Pdb {
+            let serial = std::str::from_utf8(&line[6..11])
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            serials.push(serial.unwrap_or(0));
+        }
     }
     out.title = if !header.is_empty() { header } else { compnd };
+    if flavour == Flavour::Pdb {
+        nitrogen_cations(&mut out.atoms, &serials, &conect);
+    }
     Ok(out)
+}
+
+/// Give +1 to every neutral N that the file's CONECT records give four
+/// bonds (a partner listed twice on one CONECT line is a double bond).
+fn nitrogen_cations(atoms: &mut [Atom], serials: &[u32], conect: &[(u32, Vec<u32>)]) {
+    use std::collections::HashMap;
+    if conect.is_empty() {
+        return;
+    }
+    let index: HashMap<u32, usize> = serials.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+    let mut partners: HashMap<usize, HashMap<u32, u32>> = HashMap::new();
+    for (from, to) in conect {
+        let Some(&i) = index.get(from) else { continue };
+        if atoms[i].z != 7 || atoms[i].charge != 0 {
+            continue;
+        }
+        let mut on_line: HashMap<u32, u32> = HashMap::new();
+        for t in to {
+            *on_line.entry(*t).or_default() += 1;
+        }
+        let known = partners.entry(i).or_default();
+        for (t, n) in on_line {
+            let order = known.entry(t).or_default();
+            *order = (*order).max(n);
+        }
+    }
+    for (i, p) in partners {
+        if p.values().sum::<u32>() == 4 {
+            atoms[i].charge = 1;
+        }
+    }
 }
 
 fn as_written(z: elements::Z) -> Atom {
@@ -79,15 +143,20 @@ fn pdb_atom(line: &[u8]) -> Option<Atom> {
     if let Some(c) = line.get(78..80.min(line.len())) {
         let c = text(c);
         let c = c.trim();
-        let (digits, sign): (String, i8) = if let Some(d) = c.strip_suffix('+').or_else(|| c.strip_prefix('+')) {
-            (d.to_owned(), 1)
-        } else if let Some(d) = c.strip_suffix('-').or_else(|| c.strip_prefix('-')) {
-            (d.to_owned(), -1)
-        } else {
-            (String::new(), 0)
-        };
+        let (digits, sign): (String, i8) =
+            if let Some(d) = c.strip_suffix('+').or_else(|| c.strip_prefix('+')) {
+                (d.to_owned(), 1)
+            } else if let Some(d) = c.strip_suffix('-').or_else(|| c.strip_prefix('-')) {
+                (d.to_owned(), -1)
+            } else {
+                (String::new(), 0)
+            };
         if sign != 0 {
-            let n: i8 = if digits.is_empty() { 1 } else { digits.parse().unwrap_or(0) };
+            let n: i8 = if digits.is_empty() {
+                1
+            } else {
+                digits.parse().unwrap_or(0)
+            };
             atom.charge = sign * n;
         }
     }
@@ -148,7 +217,9 @@ fn pdbqt_atom(line: &[u8]) -> Option<Pseudo> {
         "SA" | "S" => 16,
         "HD" | "HS" | "H" => 1,
         "W" => return Some(Pseudo::Skip),
-        t if t.len() == 2 && t.starts_with('G') && t.as_bytes()[1].is_ascii_digit() => return Some(Pseudo::Skip),
+        t if t.len() == 2 && t.starts_with('G') && t.as_bytes()[1].is_ascii_digit() => {
+            return Some(Pseudo::Skip)
+        }
         t if t.len() == 3 && t.starts_with("CG") && t.as_bytes()[2].is_ascii_digit() => 6,
         t => elements::by_symbol(t).or_else(|| elements::by_symbol_any_case(t))?,
     };
@@ -179,9 +250,32 @@ mod tests {
     }
 
     #[test]
+    fn conect_four_bonds_make_an_ammonium_n() {
+        let atom = |n: u32, el: &str| {
+            format!("HETATM{n:>5}  X   LIG A   1      11.104   6.134  -6.504  1.00  0.00          {el:>2}\n")
+        };
+        let atoms: String = [(1, "N"), (2, "C"), (3, "H"), (4, "H"), (5, "H")]
+            .map(|(n, e)| atom(n, e))
+            .concat();
+        let with = format!("{atoms}CONECT    1    2    3    4    5\nEND\n");
+        let p = parse(with.as_bytes(), 1, Flavour::Pdb).unwrap();
+        assert_eq!(chem::properties(&p.atoms, 0).net_charge, 1);
+        // Without CONECT records nothing is inferred: the charge is as written.
+        let p = parse(atoms.as_bytes(), 1, Flavour::Pdb).unwrap();
+        assert_eq!(chem::properties(&p.atoms, 0).net_charge, 0);
+    }
+
+    #[test]
     fn pdbqt_types_and_pseudo_atoms() {
-        let line = |ty: &str| format!("ATOM      1  C1  LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 {ty:<2}\n");
-        let t = ["A", "OA", "HD", "G0", "CG0", "W", "Cl", "NA"].map(line).concat();
-        assert_eq!(formula(&format!("ROOT\n{t}ENDROOT\nTORSDOF 1\n"), Flavour::Pdbqt), "C2HClNO");
+        let line = |ty: &str| {
+            format!("ATOM      1  C1  LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 {ty:<2}\n")
+        };
+        let t = ["A", "OA", "HD", "G0", "CG0", "W", "Cl", "NA"]
+            .map(line)
+            .concat();
+        assert_eq!(
+            formula(&format!("ROOT\n{t}ENDROOT\nTORSDOF 1\n"), Flavour::Pdbqt),
+            "C2HClNO"
+        );
     }
 }

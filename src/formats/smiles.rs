@@ -14,7 +14,7 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
     if t.is_empty() || t.starts_with('#') || t.starts_with("//") {
         return Ok(None);
     }
-    let (smiles, title) = match t.find([' ', '\t', ',']) {
+    let (smiles, title) = match separator(t) {
         Some(i) => (&t[..i], t[i + 1..].trim()),
         None => (t, ""),
     };
@@ -22,7 +22,10 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
         return Ok(None);
     }
     let (atoms, bond_count) = parse_smiles(smiles).map_err(|(pos, why)| {
-        ParseError::new(line, format!("SMILES {smiles:?}, at character {}: {why}", pos + 1))
+        ParseError::new(
+            line,
+            format!("SMILES {smiles:?}, at character {}: {why}", pos + 1),
+        )
     })?;
     Ok(Some(Parsed {
         title: title.to_owned(),
@@ -31,6 +34,22 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
         fields: Vec::new(),
         smiles: Some(smiles.to_owned()),
     }))
+}
+
+/// Where the SMILES ends: the first blank, or a comma outside brackets
+/// (CSV); a comma inside brackets belongs to a SMARTS-like list.
+fn separator(line: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    for (i, c) in line.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ' ' | '\t' => return Some(i),
+            ',' if depth <= 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 type Fail = (usize, String);
@@ -92,7 +111,9 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
             }
             b'0'..=b'9' | b'%' => {
                 let (num, len) = if c == b'%' {
-                    let d = b.get(i + 1..i + 3).filter(|d| d.iter().all(u8::is_ascii_digit));
+                    let d = b
+                        .get(i + 1..i + 3)
+                        .filter(|d| d.iter().all(u8::is_ascii_digit));
                     let d = d.ok_or((i, "'%' needs two digits".to_string()))?;
                     (u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0'), 3)
                 } else {
@@ -114,7 +135,11 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
                 i += len;
             }
             b'[' => {
-                let end = b[i..].iter().position(|&x| x == b']').ok_or((i, "unclosed '['".to_string()))? + i;
+                let end = b[i..]
+                    .iter()
+                    .position(|&x| x == b']')
+                    .ok_or((i, "unclosed '['".to_string()))?
+                    + i;
                 let (atom, arom) = bracket_atom(&s[i + 1..end]).map_err(|why| (i, why))?;
                 let n = push_atom(&mut atoms, &mut aromatic, atom, arom);
                 if let Some(p) = prev {
@@ -125,7 +150,8 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
                 i = end + 1;
             }
             _ => {
-                let (z, arom, len) = organic_atom(&b[i..]).ok_or_else(|| (i, format!("unexpected {:?}", c as char)))?;
+                let (z, arom, len) = organic_atom(&b[i..])
+                    .ok_or_else(|| (i, format!("unexpected {:?}", c as char)))?;
                 let atom = Atom {
                     z,
                     implicit_h: if z == elements::DUMMY {
@@ -212,7 +238,8 @@ fn bracket_atom(inner: &str) -> Result<(Atom, bool), String> {
     {
         (z, true, 2)
     } else if rest.starts_with(|c: char| c.is_ascii_lowercase()) {
-        let (z, _, len) = organic_atom(rest.as_bytes()).ok_or(format!("unknown aromatic atom in [{inner}]"))?;
+        let (z, _, len) =
+            organic_atom(rest.as_bytes()).ok_or(format!("unknown aromatic atom in [{inner}]"))?;
         (z, true, len)
     } else {
         let two = rest.get(..2).and_then(|t| {
@@ -224,7 +251,10 @@ fn bracket_atom(inner: &str) -> Result<(Atom, bool), String> {
         match two {
             Some(z) => (z, false, 2),
             None => {
-                let one = rest.get(..1).and_then(elements::by_symbol).ok_or(format!("unknown element in [{inner}]"))?;
+                let one = rest
+                    .get(..1)
+                    .and_then(elements::by_symbol)
+                    .ok_or(format!("unknown element in [{inner}]"))?;
                 (one, false, 1)
             }
         }
@@ -301,7 +331,9 @@ mod tests {
 
     #[test]
     fn bad_smiles_are_errors_not_panics() {
-        for bad in ["C1CC", "C(C", "C)C", "[Cl,Br]", "C=", "Xx", "[C", "%1", "(C)"] {
+        for bad in [
+            "C1CC", "C(C", "C)C", "[Cl,Br]", "C=", "Xx", "[C", "%1", "(C)",
+        ] {
             assert!(parse_smiles(bad).is_err(), "{bad}");
         }
     }
@@ -315,6 +347,8 @@ mod tests {
         assert_eq!(p.smiles.as_deref(), Some("CCO"));
         let p = parse(b"CCO,ethanol\n", 3).unwrap().unwrap();
         assert_eq!(p.title, "ethanol");
+        let e = parse(b"[Cl,Br,I]\n", 3).unwrap_err();
+        assert!(e.reason.contains("[Cl,Br,I]"), "{e}");
         let e = parse(b"C1CC broken\n", 7).unwrap_err();
         assert_eq!(e.line, 7);
     }

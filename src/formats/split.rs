@@ -27,6 +27,9 @@ enum Action {
     Drop,
     /// Ends the current record; the line itself belongs to no record.
     End,
+    /// Ends the current model, but connectivity lines that follow (CONECT,
+    /// MASTER) still belong to it; an atom line starts a new record.
+    EndModel,
     /// Ends the current record and starts a new one with this line.
     Start,
     /// A record of its own.
@@ -44,10 +47,9 @@ impl Rules {
             Rules::Pdb => {
                 if line.starts_with(b"MODEL") {
                     Action::Start
-                } else if line.starts_with(b"ENDMDL")
-                    || trim_end(line) == b"END"
-                    || line.starts_with(b"END ")
-                {
+                } else if line.starts_with(b"ENDMDL") {
+                    Action::EndModel
+                } else if trim_end(line) == b"END" || line.starts_with(b"END ") {
                     Action::End
                 } else {
                     Action::Body
@@ -108,6 +110,8 @@ struct Open {
     line: Option<u64>,
     has_atoms: bool,
     too_large: bool,
+    /// ENDMDL was seen: only trailing non-atom lines may join.
+    model_ended: bool,
 }
 
 pub struct Splitter<R> {
@@ -201,8 +205,19 @@ impl<R: BufRead> Splitter<R> {
     fn on_line(&mut self, line_start: usize) {
         let line = &self.pending.data[line_start..];
         let is_atom = self.rules.is_atom_line(line);
+        let model_ended = self.open.as_ref().is_some_and(|o| o.model_ended);
         match self.rules.classify(line, self.open.is_some()) {
+            Action::Body if model_ended && is_atom => {
+                let removed = self.close(line_start);
+                self.open_at(line_start - removed, true, false);
+            }
             Action::Body => self.open_at(line_start, is_atom, false),
+            Action::EndModel => {
+                self.pending.data.truncate(line_start);
+                if let Some(o) = self.open.as_mut() {
+                    o.model_ended = true;
+                }
+            }
             Action::Drop => self.pending.data.truncate(line_start),
             Action::End => {
                 self.pending.data.truncate(line_start);
@@ -236,6 +251,7 @@ impl<R: BufRead> Splitter<R> {
                     line: here,
                     has_atoms: is_atom,
                     too_large: false,
+                    model_ended: false,
                 })
             }
         }
@@ -335,8 +351,22 @@ mod tests {
         let t = "HEADER x\nMODEL 1\nATOM 1\nENDMDL\nMODEL 2\nHETATM 2\nENDROOT\nENDMDL\nEND\n";
         let r = split(t, Rules::Pdb, 100);
         assert_eq!(r.len(), 2);
+        let trailing = split(
+            "MODEL 1\nATOM 1\nENDMDL\nCONECT 1\nMODEL 2\nATOM 2\nENDMDL\n",
+            Rules::Pdb,
+            100,
+        );
+        assert!(
+            trailing[0].2.contains("CONECT"),
+            "CONECT after ENDMDL stays with its model"
+        );
+        assert_eq!(trailing.len(), 2);
         let single = split("CRYST1\nREMARK\nATOM 1\nATOM 2\nEND\n", Rules::Pdb, 100);
-        assert_eq!((single.len(), single[0].1), (1, 3), "no MODEL: starts at the first atom");
+        assert_eq!(
+            (single.len(), single[0].1),
+            (1, 3),
+            "no MODEL: starts at the first atom"
+        );
         assert_eq!((r[0].0, r[0].1), (0, 2));
         assert_eq!((r[1].0, r[1].1), (1, 5));
         assert!(r[1].2.contains("ENDROOT"));

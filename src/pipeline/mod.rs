@@ -315,7 +315,10 @@ fn is_csv(name: &str) -> bool {
 
 fn csv_with_smiles_header(head: &[u8]) -> bool {
     let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let field = first.split(|&b| b == b',' || b == b'\t').next().unwrap_or_default();
+    let field = first
+        .split(|&b| b == b',' || b == b'\t')
+        .next()
+        .unwrap_or_default();
     field.trim_ascii().eq_ignore_ascii_case(b"smiles")
 }
 
