@@ -125,6 +125,15 @@ pub fn text(bytes: &[u8]) -> String {
     }
 }
 
+/// Input quoted in an error message: at most 60 characters of it.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let t = text(&bytes[..bytes.len().min(256)]);
+    match t.char_indices().nth(60) {
+        Some((i, _)) => format!("{:?}…", &t[..i]),
+        None => format!("{t:?}"),
+    }
+}
+
 /// Lines of a record with their 1-based line numbers, CR stripped.
 pub(crate) fn lines(text: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
     let body = text.strip_suffix(b"\n").unwrap_or(text);

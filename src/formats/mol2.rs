@@ -5,7 +5,7 @@
 //! bonds as RDKit does: `N.4` +1, `C.cat` +1, one negative charge on all but
 //! one `O.co2` of a carboxylate/phosphate group, ions by their valence.
 
-use super::{lines, text, Parsed};
+use super::{excerpt, lines, text, Parsed};
 use crate::chem::{elements, Atom, HydrogenRule};
 use crate::error::ParseError;
 
@@ -58,8 +58,12 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
                         format!("atom line has {} fields, needs 6", f.len()),
                     ));
                 }
-                let z = element_of_type(f[5])
-                    .ok_or_else(|| ParseError::new(no, format!("unknown atom type {:?}", f[5])))?;
+                let z = element_of_type(f[5]).ok_or_else(|| {
+                    ParseError::new(
+                        no,
+                        format!("unknown atom type {}", excerpt(f[5].as_bytes())),
+                    )
+                })?;
                 ids.insert(f[0].to_owned(), out.atoms.len());
                 out.atoms.push(Atom {
                     z,

@@ -10,7 +10,7 @@
 //!   (macrocycle glue) and `W` (hydrated docking) are not counted. ROOT,
 //!   BRANCH and TORSDOF records are structure, not ends.
 
-use super::{lines, text, Parsed};
+use super::{excerpt, lines, text, Parsed};
 use crate::chem::{elements, Atom, HydrogenRule};
 use crate::error::ParseError;
 
@@ -56,7 +56,7 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
         if line.len() < 16 {
             return Err(ParseError::new(
                 no,
-                format!("atom record too short: {:?}", text(line)),
+                format!("atom record too short: {}", excerpt(line)),
             ));
         }
         let altloc = line.get(16).copied().unwrap_or(b' ');
@@ -74,7 +74,7 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
         let atom = atom.ok_or_else(|| {
             ParseError::new(
                 no,
-                format!("cannot tell the element of atom {:?}", text(&line[12..16])),
+                format!("cannot tell the element of atom {}", excerpt(&line[12..16])),
             )
         })?;
         out.atoms.push(atom);

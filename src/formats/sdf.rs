@@ -2,7 +2,7 @@
 //! `M  CHG`/`M  ISO`/`M  RAD` properties block, and `> <NAME>` data items.
 //! Implicit hydrogens follow the MDL valence model (see `chem`).
 
-use super::{lines, text, Parsed};
+use super::{excerpt, lines, text, Parsed};
 use crate::chem::{elements, Atom, HydrogenRule};
 use crate::error::ParseError;
 
@@ -60,7 +60,7 @@ fn parse_v2000(
     let (n_atoms, n_bonds) = counts_v2000(counts).ok_or_else(|| {
         ParseError::new(
             counts_no,
-            format!("unreadable counts line {:?}", text(counts)),
+            format!("unreadable counts line {}", excerpt(counts)),
         )
     })?;
     out.atoms.reserve(n_atoms);
@@ -74,12 +74,13 @@ fn parse_v2000(
         if line.len() < 34 {
             return Err(ParseError::new(
                 no,
-                format!("atom line too short: {:?}", text(line)),
+                format!("atom line too short: {}", excerpt(line)),
             ));
         }
         let sym = text(col(line, 31, 34)).trim().to_owned();
-        let mut atom = atom_from_symbol(&sym)
-            .ok_or_else(|| ParseError::new(no, format!("unknown element {sym:?}")))?;
+        let mut atom = atom_from_symbol(&sym).ok_or_else(|| {
+            ParseError::new(no, format!("unknown element {}", excerpt(sym.as_bytes())))
+        })?;
         let bad = |what: &str| ParseError::new(no, format!("bad {what} field in atom line"));
         let mass_diff = int(col(line, 34, 36)).ok_or_else(|| bad("mass difference"))?;
         if mass_diff != 0 && atom.z != elements::DUMMY {
@@ -222,8 +223,9 @@ fn parse_v3000(it: &mut Lines, out: &mut Parsed, counts_no: u64) -> Result<(), P
                 let (Some(idx), Some(sym)) = (tok.next(), tok.next()) else {
                     return Err(ParseError::new(no, "V3000 atom line too short"));
                 };
-                let mut atom = atom_from_symbol(sym)
-                    .ok_or_else(|| ParseError::new(no, format!("unknown element {sym:?}")))?;
+                let mut atom = atom_from_symbol(sym).ok_or_else(|| {
+                    ParseError::new(no, format!("unknown element {}", excerpt(sym.as_bytes())))
+                })?;
                 for kv in tok.skip(4) {
                     let Some((k, v)) = kv.split_once('=') else {
                         continue;

@@ -3,7 +3,7 @@
 //! Implicit hydrogens follow the OpenSMILES organic-subset rules, aromatic
 //! atoms included; bracket atoms carry exactly the hydrogens they name.
 
-use super::{text, Parsed};
+use super::{excerpt, text, Parsed};
 use crate::chem::{elements, Atom, HydrogenRule};
 use crate::error::ParseError;
 
@@ -24,7 +24,11 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
     let (atoms, bond_count) = parse_smiles(smiles).map_err(|(pos, why)| {
         ParseError::new(
             line,
-            format!("SMILES {smiles:?}, at character {}: {why}", pos + 1),
+            format!(
+                "SMILES {}, at character {}: {why}",
+                excerpt(smiles.as_bytes()),
+                pos + 1
+            ),
         )
     })?;
     Ok(Some(Parsed {
@@ -151,7 +155,7 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
             }
             _ => {
                 let (z, arom, len) = organic_atom(&b[i..])
-                    .ok_or_else(|| (i, format!("unexpected {:?}", c as char)))?;
+                    .ok_or_else(|| (i, format!("unexpected {:?}", char::from(c))))?;
                 let atom = Atom {
                     z,
                     implicit_h: if z == elements::DUMMY {
