@@ -130,6 +130,9 @@ struct Tuning {
     /// Rows per database batch (one transaction each).
     #[arg(long, default_value_t = BatchLimits::default().rows)]
     batch_rows: usize,
+    /// Database connections writing batches at once.
+    #[arg(long, default_value_t = 2)]
+    writers: usize,
     /// No progress bar and no per-reject lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -363,6 +366,7 @@ fn scan(
             paths,
             &options(t, false),
             &NothingKnown,
+            None,
             &mut sink,
             &stats,
             &log,
@@ -431,11 +435,13 @@ fn load(
     };
     let show = !t.quiet && !json && std::io::stderr().is_terminal();
     let result = pipeline::with_progress(&stats, show, || {
-        let mut sink = db::load::DbSink::open(rt.handle(), url, org, limits, stats.clone())?;
+        let mut sink =
+            db::load::DbSink::open(rt.handle(), url, org, limits, t.writers, stats.clone())?;
         pipeline::run(
             paths,
             &options(t, true),
             known.as_ref(),
+            Some(&db::load::CopyRows),
             &mut sink,
             &stats,
             &log,

@@ -29,6 +29,7 @@ fn every_reference_record_agrees() {
             std::slice::from_ref(&corpus),
             &options,
             &NothingKnown,
+            None,
             &mut sink,
             &stats,
             &rejects,

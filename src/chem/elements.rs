@@ -16,8 +16,19 @@ pub const MAX_Z: usize = 118;
 struct Table {
     symbol: Vec<&'static str>,
     weight: Vec<f64>,
-    /// Symbols sorted for binary search, with their atomic number.
-    by_symbol: Vec<(&'static str, Z)>,
+    /// Atomic number by the symbol's two bytes (second 0 for one letter);
+    /// 0xff where there is no such element. Readers look symbols up per atom.
+    by_symbol: Vec<u8>,
+}
+
+const NONE: u8 = 0xff;
+
+fn symbol_key(sym: &[u8]) -> Option<usize> {
+    match sym {
+        [a] => Some(usize::from(*a) << 8),
+        [a, b] => Some(usize::from(*a) << 8 | usize::from(*b)),
+        _ => None,
+    }
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
@@ -41,14 +52,12 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
             weight[z] = w;
         }
     }
-    let mut by_symbol: Vec<(&'static str, Z)> = symbol
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, s)| !s.is_empty())
-        .map(|(z, s)| (*s, z as Z))
-        .collect();
-    by_symbol.sort_unstable();
+    let mut by_symbol = vec![NONE; 1 << 16];
+    for (z, s) in symbol.iter().enumerate().skip(1) {
+        if let Some(k) = symbol_key(s.as_bytes()) {
+            by_symbol[k] = z as u8;
+        }
+    }
     Table {
         symbol,
         weight,
@@ -68,10 +77,13 @@ pub fn average_weight(z: Z) -> f64 {
 
 /// Atomic number of an element symbol in its proper case (`Cl`, not `CL`).
 pub fn by_symbol(sym: &str) -> Option<Z> {
-    let t = &TABLE.by_symbol;
-    t.binary_search_by(|(s, _)| (*s).cmp(sym))
-        .ok()
-        .map(|i| t[i].1)
+    by_symbol_bytes(sym.as_bytes())
+}
+
+/// [`by_symbol`] on bytes, for readers that have not decoded their text.
+pub fn by_symbol_bytes(sym: &[u8]) -> Option<Z> {
+    let z = TABLE.by_symbol[symbol_key(sym)?];
+    (z != NONE).then_some(z)
 }
 
 /// Atomic number of a symbol written in any case (`CL`, `cl`, `Cl`).

@@ -1,25 +1,31 @@
-//! The database sink. Rows are encoded as COPY text on the pipeline's sink
-//! thread and handed, a batch at a time, to one writer task that owns one
-//! connection. Each batch is one transaction, as the tenant:
+//! The database sink. Rows arrive already encoded as COPY text (see
+//! [`CopyRows`], run in the parallel parse stage); the sink thread packs them
+//! into batches and hands each to one of several writer tasks, each with its
+//! own connection. A writer's batch is one transaction, as the tenant:
 //!
-//! 1. register the batch's new files in `molecule_files`;
-//! 2. COPY the molecules into a temporary staging table (PostgreSQL refuses
-//!    COPY into a table with row-level security for a role subject to it);
-//! 3. `INSERT … SELECT … ORDER BY content_hash ON CONFLICT DO NOTHING` into
-//!    `molecules`, and the computed properties of the rows that went in;
-//! 4. mark the files that ended in this batch completed.
+//! 1. COPY the rows into a temporary staging table (PostgreSQL refuses COPY
+//!    into a table with row-level security for a role subject to it);
+//! 2. `INSERT … SELECT … ORDER BY content_hash ON CONFLICT DO NOTHING` into
+//!    `molecules`, and the computed properties of the rows that went in.
 //!
-//! Batches commit in order, so a file is marked completed only after all of
-//! its molecules are committed: a killed run leaves it incomplete, and the
-//! next run reads it again, with dedup dropping what was already loaded.
-//! Inserting in hash order keeps two concurrent loads from deadlocking.
+//! The sink's own connection keeps the file bookkeeping in order while
+//! writers commit in any order:
+//! - a file is registered in `molecule_files` before any batch holding its
+//!   rows is sent;
+//! - a file is marked completed only when every batch up to the last one that
+//!   could hold its rows has committed (a commit watermark).
+//!
+//! So a killed run leaves its unfinished files incomplete; the next run reads
+//! them again and the unique key drops what was already loaded. Inserting in
+//! hash order keeps concurrent writers (and concurrent runs) from deadlocking.
 
 use super::{tenant, TENANT_ROLE};
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
-use crate::pipeline::{Event, FileEnd, FileInfo, Outcome, Record, Sink};
+use crate::pipeline::{Encoder, Event, FileEnd, FileInfo, Outcome, Record, Sink};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::runtime::Handle;
@@ -44,25 +50,41 @@ impl Default for BatchLimits {
 
 #[derive(Default)]
 struct Batch {
-    files: Vec<Arc<FileInfo>>,
+    seq: u64,
     copy: Vec<u8>,
     rows: u64,
-    ends: Vec<(Arc<FileInfo>, FileEnd)>,
 }
 
-impl Batch {
-    fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.rows == 0 && self.ends.is_empty()
+/// Which batches have committed: every batch below `watermark` has.
+#[derive(Default)]
+struct Committed {
+    watermark: u64,
+    above: std::collections::BTreeSet<u64>,
+}
+
+impl Committed {
+    fn mark(&mut self, seq: u64) {
+        self.above.insert(seq);
+        while self.above.remove(&self.watermark) {
+            self.watermark += 1;
+        }
     }
 }
 
 pub struct DbSink {
     rt: Handle,
+    org: Uuid,
     limits: BatchLimits,
+    /// The sink's own connection: file registration and completion.
+    control: PgConnection,
     batch: Batch,
+    /// Files begun but not yet registered.
+    unregistered: Vec<Arc<FileInfo>>,
+    /// Files ended, with the batch that must commit before they are complete.
+    ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
+    committed: Arc<std::sync::Mutex<Committed>>,
     tx: Option<mpsc::Sender<Batch>>,
-    writer: Option<tokio::task::JoinHandle<Result<(), Error>>>,
-    json: Vec<u8>,
+    writers: Vec<tokio::task::JoinHandle<Result<(), Error>>>,
 }
 
 const STAGE_COLUMNS: &str =
@@ -71,68 +93,129 @@ const STAGE_COLUMNS: &str =
     hydrogen_count, implicit_h_count, bond_count, net_charge, average_mw";
 
 impl DbSink {
-    /// Open the writer's connection and staging table.
+    /// Open the control connection and `writers` writer connections.
     pub fn open(
         rt: &Handle,
         url: &str,
         org: Uuid,
         limits: BatchLimits,
+        writers: usize,
         stats: Arc<Stats>,
     ) -> Result<Self, Error> {
-        let mut conn = rt.block_on(connect_writer(url))?;
+        let control = rt.block_on(connect(url, "molingest"))?;
         let (tx, rx) = mpsc::channel::<Batch>(1);
-        let writer = rt.spawn(async move {
-            let mut rx = rx;
-            while let Some(batch) = rx.recv().await {
-                let t = Instant::now();
-                write_batch(&mut conn, org, batch, &stats).await?;
-                Stats::add_time(&stats.busy_db_ns, t.elapsed());
-            }
-            let _ = conn.close().await;
-            Ok(())
-        });
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let committed = Arc::new(std::sync::Mutex::new(Committed::default()));
+        let mut handles = Vec::new();
+        for _ in 0..writers.max(1) {
+            let mut conn = rt.block_on(connect_writer(url))?;
+            let (rx, stats, committed) = (rx.clone(), stats.clone(), committed.clone());
+            handles.push(rt.spawn(async move {
+                loop {
+                    let Some(batch) = rx.lock().await.recv().await else {
+                        break;
+                    };
+                    let t = Instant::now();
+                    let seq = batch.seq;
+                    write_batch(&mut conn, org, batch, &stats).await?;
+                    Stats::add_time(&stats.busy_db_ns, t.elapsed());
+                    if let Ok(mut c) = committed.lock() {
+                        c.mark(seq);
+                    }
+                }
+                let _ = conn.close().await;
+                Ok(())
+            }));
+        }
         Ok(DbSink {
             rt: rt.clone(),
+            org,
             limits,
+            control,
             batch: Batch::default(),
+            unregistered: Vec::new(),
+            ended: Vec::new(),
+            committed,
             tx: Some(tx),
-            writer: Some(writer),
-            json: Vec::with_capacity(1024),
+            writers: handles,
         })
     }
 
+    /// Send the current batch to a writer (after registering its files), and
+    /// complete the files whose batches have all committed.
     fn flush(&mut self) -> Result<(), Error> {
-        if self.batch.is_empty() {
+        if self.batch.rows > 0 {
+            self.register_files()?;
+            let next = Batch {
+                seq: self.batch.seq + 1,
+                ..Batch::default()
+            };
+            let batch = std::mem::replace(&mut self.batch, next);
+            let sent = self.tx.as_ref().map(|tx| tx.blocking_send(batch));
+            if !matches!(sent, Some(Ok(()))) {
+                // A writer stopped: its error says why.
+                return Err(self
+                    .join_writers()
+                    .err()
+                    .unwrap_or_else(|| Error::Pipeline("database writer stopped".into())));
+            }
+        }
+        self.complete_files(false)
+    }
+
+    fn register_files(&mut self) -> Result<(), Error> {
+        if self.unregistered.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
-        let sent = self.tx.as_ref().map(|tx| tx.blocking_send(batch));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            // The writer stopped: its error says why.
-            _ => Err(self
-                .join_writer()
-                .err()
-                .unwrap_or_else(|| Error::Pipeline("database writer stopped".into()))),
-        }
+        let files = std::mem::take(&mut self.unregistered);
+        self.rt
+            .block_on(register_files(&mut self.control, self.org, &files))
     }
 
-    fn join_writer(&mut self) -> Result<(), Error> {
+    /// Mark completed the ended files whose batches have all committed (all
+    /// of them when `all`, after the writers have finished).
+    fn complete_files(&mut self, all: bool) -> Result<(), Error> {
+        let watermark = match self.committed.lock() {
+            Ok(c) => c.watermark,
+            Err(_) => return Err(Error::Pipeline("commit tracking poisoned".into())),
+        };
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ended)
+            .into_iter()
+            .partition(|(_, _, needs)| all || *needs < watermark);
+        self.ended = waiting;
+        if ready.is_empty() {
+            return Ok(());
+        }
+        self.rt
+            .block_on(complete_files(&mut self.control, self.org, &ready))
+    }
+
+    fn join_writers(&mut self) -> Result<(), Error> {
         self.tx = None;
-        match self.writer.take() {
-            Some(w) => self
+        let mut result = Ok(());
+        for w in std::mem::take(&mut self.writers) {
+            let r = self
                 .rt
                 .block_on(w)
-                .map_err(|e| Error::Pipeline(format!("database writer: {e}")))?,
-            None => Ok(()),
+                .map_err(|e| Error::Pipeline(format!("database writer: {e}")))
+                .and_then(|r| r);
+            if result.is_ok() {
+                result = r;
+            }
         }
+        result
     }
+}
 
-    fn encode(&mut self, file: &FileInfo, m: &Record) {
-        let out = &mut self.batch.copy;
-        let id = Uuid::now_v7();
+/// Encodes records as rows of the staging table, in COPY text format.
+pub struct CopyRows;
+
+impl Encoder for CopyRows {
+    fn encode(&self, file: &FileInfo, m: &Record, out: &mut Vec<u8>) {
+        let mut num = itoa::Buffer::new();
         out.extend_from_slice(
-            id.as_hyphenated()
+            Uuid::now_v7()
+                .as_hyphenated()
                 .encode_lower(&mut Uuid::encode_buffer())
                 .as_bytes(),
         );
@@ -141,12 +224,13 @@ impl DbSink {
         out.push(b'\t');
         bytea(out, &m.hash);
         out.push(b'\t');
-        let name: String = if m.title.trim().is_empty() {
-            format!("{}#{}", file.job.display, m.index)
+        if m.title.trim().is_empty() {
+            text(out, &file.job.display);
+            out.push(b'#');
+            out.extend_from_slice(num.format(m.index).as_bytes());
         } else {
-            m.title.clone()
-        };
-        text(out, truncate_chars(&name, 255));
+            text(out, truncate_chars(&m.title, 255));
+        }
         out.push(b'\t');
         match m.smiles.as_deref().filter(|s| valid_smiles_chars(s)) {
             Some(s) => text(out, s),
@@ -163,7 +247,7 @@ impl DbSink {
         // molecules (proteins) keep their weight in molecule_properties only.
         let mw = m.props.average_mw;
         if mw > 0.0 && mw < 9999.99995 {
-            out.extend_from_slice(format!("{mw:.4}").as_bytes());
+            let _ = write!(out, "{mw:.4}");
         } else {
             out.extend_from_slice(b"\\N");
         }
@@ -171,49 +255,52 @@ impl DbSink {
         text(out, &file.job.display);
         out.push(b'\t');
         out.extend_from_slice(file.format.as_str().as_bytes());
+        for v in [m.index, m.line] {
+            out.push(b'\t');
+            out.extend_from_slice(num.format(v).as_bytes());
+        }
+        out.push(b'\t');
+        json_fields(out, &m.fields);
         let p = &m.props;
-        let ints = [m.index as i64, m.line as i64];
-        for v in ints {
+        for v in [
+            p.atom_count,
+            p.heavy_atom_count,
+            p.hydrogen_count,
+            p.implicit_h_count,
+            p.bond_count,
+        ] {
             out.push(b'\t');
-            out.extend_from_slice(v.to_string().as_bytes());
+            out.extend_from_slice(num.format(v).as_bytes());
         }
         out.push(b'\t');
-        self.json.clear();
-        let fields: serde_json::Map<String, serde_json::Value> = m
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        let _ = serde_json::to_writer(&mut self.json, &fields);
-        let json = std::str::from_utf8(&self.json).unwrap_or("{}");
-        text(out, json);
-        let counts = [
-            i64::from(p.atom_count),
-            i64::from(p.heavy_atom_count),
-            i64::from(p.hydrogen_count),
-            i64::from(p.implicit_h_count),
-            i64::from(p.bond_count),
-            i64::from(p.net_charge),
-        ];
-        for v in counts {
-            out.push(b'\t');
-            out.extend_from_slice(v.to_string().as_bytes());
-        }
+        out.extend_from_slice(num.format(p.net_charge).as_bytes());
         out.push(b'\t');
-        out.extend_from_slice(format!("{}", p.average_mw).as_bytes());
+        let _ = write!(out, "{}", p.average_mw);
         out.push(b'\n');
-        self.batch.rows += 1;
     }
+}
+
+/// The data fields as a JSON object, COPY-escaped.
+fn json_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
+    struct Fields<'a>(&'a [(String, String)]);
+    impl serde::Serialize for Fields<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        }
+    }
+    let json = serde_json::to_string(&Fields(fields)).unwrap_or_else(|_| "{}".to_owned());
+    text(out, &json);
 }
 
 impl Sink for DbSink {
     fn event(&mut self, event: Event) -> Result<(), Error> {
         match event {
-            Event::Begin(f) => self.batch.files.push(f),
-            Event::Records(f, outcomes) => {
+            Event::Begin(f) => self.unregistered.push(f),
+            Event::Records(_, outcomes) => {
                 for o in &outcomes {
                     if let Outcome::Molecule(m) = o {
-                        self.encode(&f, m);
+                        self.batch.copy.extend_from_slice(&m.encoded);
+                        self.batch.rows += 1;
                     }
                 }
                 if self.batch.rows as usize >= self.limits.rows
@@ -222,7 +309,8 @@ impl Sink for DbSink {
                     self.flush()?;
                 }
             }
-            Event::End(f, end) => self.batch.ends.push((f, end)),
+            // Its rows are in batches up to the current one.
+            Event::End(f, end) => self.ended.push((f, end, self.batch.seq)),
             Event::FileRejected(_) => {}
         }
         Ok(())
@@ -230,25 +318,30 @@ impl Sink for DbSink {
 
     fn finish(&mut self) -> Result<(), Error> {
         self.flush()?;
-        self.join_writer()
+        self.join_writers()?;
+        self.register_files()?;
+        self.complete_files(true)
     }
 }
 
 impl Drop for DbSink {
     fn drop(&mut self) {
-        // Make sure the writer task ends with us (on error paths).
+        // Make sure the writer tasks end with us (on error paths).
         self.tx = None;
-        if let Some(w) = self.writer.take() {
+        for w in self.writers.drain(..) {
             w.abort();
         }
     }
 }
 
-async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
+async fn connect(url: &str, name: &str) -> Result<PgConnection, Error> {
     use std::str::FromStr;
-    let options =
-        sqlx::postgres::PgConnectOptions::from_str(url)?.application_name("molingest-writer");
-    let mut conn = PgConnection::connect_with(&options).await?;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)?.application_name(name);
+    Ok(PgConnection::connect_with(&options).await?)
+}
+
+async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
+    let mut conn = connect(url, "molingest-writer").await?;
     sqlx::query(
         "CREATE TEMP TABLE stage_molecules (
             id uuid, file_hash bytea, content_hash bytea, name text, smiles text,
@@ -275,41 +368,6 @@ async fn write_batch(
     stats: &Stats,
 ) -> Result<(), Error> {
     let mut tx = tenant(&mut *conn, org).await?;
-    if !batch.files.is_empty() {
-        let mut uri = Vec::new();
-        let mut format = Vec::new();
-        let mut compression = Vec::new();
-        let mut size = Vec::new();
-        let mut mtime = Vec::new();
-        let mut hash = Vec::new();
-        for f in &batch.files {
-            uri.push(f.job.uri.clone());
-            format.push(f.format.as_str());
-            compression.push(f.gzip.then_some("gzip"));
-            size.push(f.job.size as i64);
-            mtime.push(f.job.mtime_ns.map(|n| n / 1000));
-            hash.push(f.hash.unwrap_or_default().to_vec());
-        }
-        sqlx::query(
-            "INSERT INTO molecule_files
-                 (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash)
-             SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
-                    'epoch'::timestamptz + u.mtime_us * interval '1 microsecond', u.hash
-             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[])
-                  AS u(uri, format, compression, size, mtime_us, hash)
-             ORDER BY u.hash
-             ON CONFLICT (organization_id, content_hash) DO NOTHING",
-        )
-        .bind(org)
-        .bind(&uri)
-        .bind(&format)
-        .bind(&compression)
-        .bind(&size)
-        .bind(&mtime)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    }
     if batch.rows > 0 {
         let mut copy = tx
             .copy_in_raw(&format!(
@@ -348,13 +406,70 @@ async fn write_batch(
             batch.rows.saturating_sub(inserted),
         );
     }
-    if !batch.ends.is_empty() {
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Register files in `molecule_files` (a file loaded before keeps its row).
+async fn register_files(
+    conn: &mut PgConnection,
+    org: Uuid,
+    files: &[Arc<FileInfo>],
+) -> Result<(), Error> {
+    let mut tx = tenant(&mut *conn, org).await?;
+    {
+        let mut uri = Vec::new();
+        let mut format = Vec::new();
+        let mut compression = Vec::new();
+        let mut size = Vec::new();
+        let mut mtime = Vec::new();
+        let mut hash = Vec::new();
+        for f in files {
+            uri.push(f.job.uri.clone());
+            format.push(f.format.as_str());
+            compression.push(f.gzip.then_some("gzip"));
+            size.push(f.job.size as i64);
+            mtime.push(f.job.mtime_ns.map(|n| n / 1000));
+            hash.push(f.hash.unwrap_or_default().to_vec());
+        }
+        sqlx::query(
+            "INSERT INTO molecule_files
+                 (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash)
+             SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
+                    'epoch'::timestamptz + u.mtime_us * interval '1 microsecond', u.hash
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[])
+                  AS u(uri, format, compression, size, mtime_us, hash)
+             ORDER BY u.hash
+             ON CONFLICT (organization_id, content_hash) DO NOTHING",
+        )
+        .bind(org)
+        .bind(&uri)
+        .bind(&format)
+        .bind(&compression)
+        .bind(&size)
+        .bind(&mtime)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Mark ended files completed (or failed, when their stream broke).
+async fn complete_files(
+    conn: &mut PgConnection,
+    org: Uuid,
+    ended: &[(Arc<FileInfo>, FileEnd, u64)],
+) -> Result<(), Error> {
+    let mut tx = tenant(&mut *conn, org).await?;
+    {
         let mut hash = Vec::new();
         let mut status = Vec::new();
         let mut records = Vec::new();
         let mut rejected = Vec::new();
         let mut error = Vec::new();
-        for (f, end) in &batch.ends {
+        for (f, end, _) in ended {
             hash.push(f.hash.unwrap_or_default().to_vec());
             status.push(if end.error.is_some() {
                 "failed"

@@ -135,11 +135,43 @@ pub(crate) fn excerpt(bytes: &[u8]) -> String {
 }
 
 /// Lines of a record with their 1-based line numbers, CR stripped.
-pub(crate) fn lines(text: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
-    let body = text.strip_suffix(b"\n").unwrap_or(text);
-    body.split(|&b| b == b'\n')
-        .enumerate()
-        .map(move |(i, l)| (first_line + i as u64, l.strip_suffix(b"\r").unwrap_or(l)))
+pub(crate) fn lines(text: &[u8], first_line: u64) -> Lines<'_> {
+    Lines {
+        rest: text.strip_suffix(b"\n").unwrap_or(text),
+        done: false,
+        next_no: first_line,
+    }
+}
+
+/// The iterator behind [`lines`]: memchr over the record, no allocation.
+pub(crate) struct Lines<'a> {
+    rest: &'a [u8],
+    done: bool,
+    next_no: u64,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (u64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let line = match memchr::memchr(b'\n', self.rest) {
+            Some(i) => {
+                let l = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                l
+            }
+            None => {
+                self.done = true;
+                self.rest
+            }
+        };
+        let no = self.next_no;
+        self.next_no += 1;
+        Some((no, line.strip_suffix(b"\r").unwrap_or(line)))
+    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,10 @@ use super::{excerpt, lines, text, Parsed};
 use crate::chem::{elements, Atom, HydrogenRule};
 use crate::error::ParseError;
 
-type Lines<'a> = std::iter::Peekable<Box<dyn Iterator<Item = (u64, &'a [u8])> + 'a>>;
+type Lines<'a> = std::iter::Peekable<super::Lines<'a>>;
 
 pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
-    let mut it: Lines =
-        (Box::new(lines(record, first_line)) as Box<dyn Iterator<Item = _>>).peekable();
+    let mut it: Lines = lines(record, first_line).peekable();
     let (_, title) = it
         .next()
         .ok_or_else(|| ParseError::new(first_line, "empty record"))?;
@@ -77,10 +76,9 @@ fn parse_v2000(
                 format!("atom line too short: {}", excerpt(line)),
             ));
         }
-        let sym = text(col(line, 31, 34)).trim().to_owned();
-        let mut atom = atom_from_symbol(&sym).ok_or_else(|| {
-            ParseError::new(no, format!("unknown element {}", excerpt(sym.as_bytes())))
-        })?;
+        let sym = col(line, 31, 34).trim_ascii();
+        let mut atom = atom_from_symbol(sym)
+            .ok_or_else(|| ParseError::new(no, format!("unknown element {}", excerpt(sym))))?;
         let bad = |what: &str| ParseError::new(no, format!("bad {what} field in atom line"));
         let mass_diff = int(col(line, 34, 36)).ok_or_else(|| bad("mass difference"))?;
         if mass_diff != 0 && atom.z != elements::DUMMY {
@@ -223,7 +221,7 @@ fn parse_v3000(it: &mut Lines, out: &mut Parsed, counts_no: u64) -> Result<(), P
                 let (Some(idx), Some(sym)) = (tok.next(), tok.next()) else {
                     return Err(ParseError::new(no, "V3000 atom line too short"));
                 };
-                let mut atom = atom_from_symbol(sym).ok_or_else(|| {
+                let mut atom = atom_from_symbol(sym.as_bytes()).ok_or_else(|| {
                     ParseError::new(no, format!("unknown element {}", excerpt(sym.as_bytes())))
                 })?;
                 for kv in tok.skip(4) {
@@ -299,22 +297,25 @@ fn atom_mut(out: &mut Parsed, n: i64, no: u64) -> Result<&mut Atom, ParseError> 
         })
 }
 
-fn atom_from_symbol(sym: &str) -> Option<Atom> {
+fn atom_from_symbol(sym: &[u8]) -> Option<Atom> {
     let mut atom = Atom {
         implicit_h: HydrogenRule::MdlValence,
         ..Atom::default()
     };
     match sym {
-        "D" => {
+        b"D" => {
             atom.z = elements::H;
             atom.isotope = 2;
         }
-        "T" => {
+        b"T" => {
             atom.z = elements::H;
             atom.isotope = 3;
         }
-        "*" | "A" | "Q" | "R" | "R#" | "X" | "M" | "L" | "LP" => atom.z = elements::DUMMY,
-        s => atom.z = elements::by_symbol(s).or_else(|| elements::by_symbol_any_case(s))?,
+        b"*" | b"A" | b"Q" | b"R" | b"R#" | b"X" | b"M" | b"L" | b"LP" => atom.z = elements::DUMMY,
+        s => {
+            atom.z = elements::by_symbol_bytes(s)
+                .or_else(|| elements::by_symbol_any_case(std::str::from_utf8(s).ok()?))?
+        }
     }
     Some(atom)
 }
@@ -376,11 +377,24 @@ fn col(line: &[u8], a: usize, b: usize) -> &[u8] {
 
 /// A fixed-width integer field: blank is 0, garbage is `None`.
 fn int(field: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(field).ok()?.trim();
-    if s.is_empty() {
-        return Some(0);
+    let s = field.trim_ascii();
+    let (negative, digits) = match s {
+        [] => return Some(0),
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
     }
-    s.parse().ok()
+    let mut n = 0i64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -n } else { n })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
