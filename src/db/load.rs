@@ -42,7 +42,7 @@ pub struct BatchLimits {
 impl Default for BatchLimits {
     fn default() -> Self {
         BatchLimits {
-            rows: 20_000,
+            rows: 10_000,
             bytes: 16 << 20,
         }
     }

@@ -496,24 +496,6 @@ pub fn record_hash(bytes: &[u8]) -> [u8; 32] {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::record_hash;
-
-    #[test]
-    fn line_endings_and_trailing_blanks_do_not_change_the_hash() {
-        let unix = record_hash(b"title\n  1  2\nM  END\n> <A>\n1\n\n");
-        assert_eq!(
-            unix,
-            record_hash(b"title\r\n  1  2\r\nM  END\r\n> <A>\r\n1\r\n\r\n")
-        );
-        assert_eq!(unix, record_hash(b"title  \n  1  2\t\nM  END\n> <A>\n1\n"));
-        assert_ne!(unix, record_hash(b"title\n  1  3\nM  END\n> <A>\n1\n"));
-        // Blank lines inside a record count.
-        assert_ne!(unix, record_hash(b"title\n\n  1  2\nM  END\n> <A>\n1\n"));
-    }
-}
-
 fn sink_stage(rx: Receiver<Event>, sink: &mut dyn Sink, stats: &Stats) -> Result<(), Error> {
     for event in rx {
         let t = Instant::now();
@@ -562,4 +544,22 @@ pub fn with_progress<T>(stats: &Stats, show: bool, work: impl FnOnce() -> T) -> 
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         out
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_hash;
+
+    #[test]
+    fn line_endings_and_trailing_blanks_do_not_change_the_hash() {
+        let unix = record_hash(b"title\n  1  2\nM  END\n> <A>\n1\n\n");
+        assert_eq!(
+            unix,
+            record_hash(b"title\r\n  1  2\r\nM  END\r\n> <A>\r\n1\r\n\r\n")
+        );
+        assert_eq!(unix, record_hash(b"title  \n  1  2\t\nM  END\n> <A>\n1\n"));
+        assert_ne!(unix, record_hash(b"title\n  1  3\nM  END\n> <A>\n1\n"));
+        // Blank lines inside a record count.
+        assert_ne!(unix, record_hash(b"title\n\n  1  2\nM  END\n> <A>\n1\n"));
+    }
 }
