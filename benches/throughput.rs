@@ -1,1 +1,516 @@
-fn main() {}
+//! Throughput bench: parse-only and end-to-end load rates, the PostgreSQL
+//! floor for the very same rows, re-runs, linear scaling and peak memory.
+//!
+//!     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench throughput
+//!
+//! Environment:
+//! - `DATABASE_URL`: the server to create the bench databases on (default
+//!   postgres://postgres@127.0.0.1:5432/postgres); they are dropped at the end.
+//! - `BENCH_CORPUS`: a directory of molecule files to bench instead of the
+//!   built corpora (parse, load, floor, re-run on it only).
+//! - `BENCH_SIZES`: molecule counts for the scaling table (default
+//!   50000,200000,1000000); `BENCH_BIG=0` skips the 2 GB single-file scan.
+//!
+//! The corpora are built under target/bench-corpus from benches/data (50,000
+//! MOSES molecules) by repeating the files with new titles, so every record is
+//! distinct. Timed runs are the release binary, as a user runs it; peak memory
+//! is the child's maximum resident set size.
+
+use flate2::bufread::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let work = root.join("target/bench-corpus");
+    std::fs::create_dir_all(&work)?;
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let rt = tokio::runtime::Runtime::new()?;
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "50000,200000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+
+    println!(
+        "molingest throughput bench — {} cores, {}",
+        cores(),
+        machine()
+    );
+    println!();
+
+    let main_corpus = match std::env::var_os("BENCH_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => build_corpus(&root.join("benches/data"), &work, 200_000, true)?,
+    };
+    // Parse only.
+    println!("## Parse only (`molingest scan`, no output)");
+    println!();
+    println!("| corpus | molecules | MB decoded | seconds | molecules/s | MB/s | peak RSS MB |");
+    println!("|---|---|---|---|---|---|---|");
+    let scan = scan_of(&main_corpus)?;
+    let molecules = scan.summary["records_parsed"].as_u64().unwrap_or(0) as usize;
+    row_scan("gzip", &scan);
+    if std::env::var_os("BENCH_CORPUS").is_none() {
+        let plain = build_corpus(&root.join("benches/data"), &work, 200_000, false)?;
+        row_scan("plain", &scan_of(&plain)?);
+    }
+    println!();
+
+    // End to end, the floor, re-run.
+    println!("## Load ({molecules} molecules, fresh database)");
+    println!();
+    let db = Bench::create(&rt, &server, "main")?;
+    let first = db.load(&main_corpus)?;
+    let again = db.load(&main_corpus)?;
+    let floor = rt.block_on(floor(&server, &db))?;
+    let rate = |d: Duration| molecules as f64 / d.as_secs_f64();
+    println!("| what | seconds | molecules/s | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| molingest load, first run | {:.2} | {:.0} | — |",
+        first.wall.as_secs_f64(),
+        rate(first.wall)
+    );
+    println!(
+        "| floor: staging COPY + INSERT … SELECT … ON CONFLICT, one transaction | {:.2} | {:.0} | molingest {:.2}× |",
+        floor.staging.as_secs_f64(),
+        rate(floor.staging),
+        first.wall.as_secs_f64() / floor.staging.as_secs_f64()
+    );
+    println!(
+        "| floor: plain COPY into molecules + molecule_properties | {:.2} | {:.0} | molingest {:.2}× |",
+        floor.plain.as_secs_f64(),
+        rate(floor.plain),
+        first.wall.as_secs_f64() / floor.plain.as_secs_f64()
+    );
+    println!(
+        "| molingest load, re-run (nothing changed) | {:.2} | — | {:.1} % of first |",
+        again.wall.as_secs_f64(),
+        100.0 * again.wall.as_secs_f64() / first.wall.as_secs_f64()
+    );
+    println!();
+    println!(
+        "Rows per molecule: 1 `molecules` + 1 `molecule_properties`; 1 `molecule_files` per file. \
+         First run inserted {}, re-run inserted {}. Peak RSS of the load: {:.0} MB. \
+         Stage busy seconds: {}.",
+        first.summary["records_inserted"],
+        again.summary["records_inserted"],
+        first.peak_mb,
+        first.summary["busy_seconds"]
+    );
+    db.drop_db(&rt)?;
+    println!();
+
+    if std::env::var_os("BENCH_CORPUS").is_none() {
+        println!("## Scaling");
+        println!();
+        println!("| molecules | scan s | scan molecules/s | load s | load molecules/s | load peak RSS MB |");
+        println!("|---|---|---|---|---|---|");
+        for &n in &sizes {
+            let dir = build_corpus(&root.join("benches/data"), &work, n, true)?;
+            let s = scan_of(&dir)?;
+            let db = Bench::create(&rt, &server, &format!("n{n}"))?;
+            let l = db.load(&dir)?;
+            db.drop_db(&rt)?;
+            println!(
+                "| {n} | {:.2} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                s.wall.as_secs_f64(),
+                n as f64 / s.wall.as_secs_f64(),
+                l.wall.as_secs_f64(),
+                n as f64 / l.wall.as_secs_f64(),
+                l.peak_mb
+            );
+        }
+        println!();
+        if std::env::var("BENCH_BIG").map_or(true, |v| v != "0") {
+            let big = build_big_file(&root.join("benches/data"), &work, 2 << 30)?;
+            let s = scan_of(&big)?;
+            println!(
+                "Single {:.1} GB uncompressed SDF: {} molecules scanned in {:.2} s ({:.0} MB/s), peak RSS {:.0} MB.",
+                std::fs::metadata(&big)?.len() as f64 / 1e9,
+                s.summary["records_parsed"],
+                s.wall.as_secs_f64(),
+                s.summary["mb_per_second"].as_f64().unwrap_or(0.0),
+                s.peak_mb
+            );
+        }
+    }
+    Ok(())
+}
+
+struct Run {
+    wall: Duration,
+    peak_mb: f64,
+    summary: Value,
+}
+
+fn row_scan(name: &str, r: &Run) {
+    let mb = r.summary["bytes_decoded"].as_f64().unwrap_or(0.0) / 1e6;
+    let n = r.summary["records_parsed"].as_f64().unwrap_or(0.0);
+    let s = r.wall.as_secs_f64();
+    println!(
+        "| {name} | {n} | {mb:.0} | {s:.2} | {:.0} | {:.0} | {:.0} |",
+        n / s,
+        mb / s,
+        r.peak_mb
+    );
+}
+
+fn scan_of(path: &Path) -> Result<Run> {
+    run(Command::new(env!("CARGO_BIN_EXE_molingest"))
+        .args(["scan", "--json", "-q"])
+        .arg(path))
+}
+
+/// Run the molingest binary; its JSON summary, wall time and peak RSS.
+fn run(cmd: &mut Command) -> Result<Run> {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let output_thread = std::thread::spawn(move || child.wait_with_output_no_reap());
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let (stdout, stderr) = output_thread.join().map_err(|_| "reader thread")??;
+    unsafe {
+        libc::wait4(pid, &mut status, 0, &mut usage);
+    }
+    let wall = start.elapsed();
+    let summary: Value = serde_json::from_slice(&stdout).map_err(|e| {
+        format!(
+            "{e}: {} {}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        )
+    })?;
+    Ok(Run {
+        wall,
+        peak_mb: usage.ru_maxrss as f64 / 1024.0,
+        summary,
+    })
+}
+
+/// Read a child's output without reaping it (so wait4 can read its rusage).
+trait NoReap {
+    fn wait_with_output_no_reap(self) -> std::io::Result<(Vec<u8>, Vec<u8>)>;
+}
+
+impl NoReap for std::process::Child {
+    fn wait_with_output_no_reap(mut self) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+        use std::io::Read;
+        let mut err_pipe = self.stderr.take();
+        let err = std::thread::spawn(move || {
+            let mut e = Vec::new();
+            if let Some(p) = err_pipe.as_mut() {
+                let _ = p.read_to_end(&mut e);
+            }
+            e
+        });
+        let mut out = Vec::new();
+        if let Some(mut p) = self.stdout.take() {
+            p.read_to_end(&mut out)?;
+        }
+        let err = err.join().unwrap_or_default();
+        std::mem::forget(self); // reaped by wait4 in `run`
+        Ok((out, err))
+    }
+}
+
+/// A fresh database with the schema and an organization.
+struct Bench {
+    url: String,
+    server: String,
+    name: String,
+}
+
+impl Bench {
+    fn create(rt: &tokio::runtime::Runtime, server: &str, tag: &str) -> Result<Bench> {
+        let name = format!("molingest_bench_{}_{tag}", std::process::id());
+        rt.block_on(async {
+            let mut c = PgConnection::connect(server).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut c)
+                .await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        })?;
+        let url = with_database(server, &name);
+        for args in [&["migrate"][..], &["org", "add", "bench"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_molingest"))
+                .args(args)
+                .env("DATABASE_URL", &url)
+                .output()?;
+            if !out.status.success() {
+                return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+            }
+        }
+        Ok(Bench {
+            url,
+            server: server.to_owned(),
+            name,
+        })
+    }
+
+    fn load(&self, dir: &Path) -> Result<Run> {
+        run(Command::new(env!("CARGO_BIN_EXE_molingest"))
+            .args(["load", "--org", "bench", "--json", "-q"])
+            .arg(dir)
+            .env("DATABASE_URL", &self.url))
+    }
+
+    fn drop_db(&self, rt: &tokio::runtime::Runtime) -> Result<()> {
+        rt.block_on(async {
+            let mut c = PgConnection::connect(&self.server).await?;
+            sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c)
+            .await?;
+            Ok::<_, sqlx::Error>(())
+        })?;
+        Ok(())
+    }
+}
+
+fn with_database(server: &str, db: &str) -> String {
+    let (base, query) = server.split_once('?').map_or((server, ""), |(a, q)| (a, q));
+    let scheme = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme..].find('/').map_or(base.len(), |i| scheme + i);
+    let q = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{}/{db}{q}", &base[..host_end])
+}
+
+struct Floor {
+    staging: Duration,
+    plain: Duration,
+}
+
+/// PostgreSQL alone loading the rows molingest loaded, from memory, with the
+/// same schema and indexes: (1) the staging path molingest uses, in one
+/// transaction as the tenant; (2) plain COPY into the final tables as owner.
+async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
+    let mut src = PgConnection::connect(&loaded.url).await?;
+    let staged = copy_out(
+        &mut src,
+        "COPY (SELECT m.id, f.content_hash, m.content_hash, m.name, m.smiles, m.formula, m.molecular_weight,
+                      m.file_path, m.format, m.record_index, m.record_line, m.properties, p.atom_count,
+                      p.heavy_atom_count, p.hydrogen_count, p.implicit_h_count, p.bond_count, p.net_charge,
+                      p.average_mw
+               FROM molecules m JOIN molecule_properties p ON p.molecule_id = m.id
+               JOIN molecule_files f ON f.id = m.file_id) TO STDOUT",
+    )
+    .await?;
+    let molecules = copy_out(&mut src, "COPY molecules TO STDOUT").await?;
+    let properties = copy_out(&mut src, "COPY molecule_properties TO STDOUT").await?;
+    let files = copy_out(&mut src, "COPY molecule_files TO STDOUT").await?;
+    let orgs = copy_out(&mut src, "COPY organizations TO STDOUT").await?;
+    src.close().await?;
+
+    let mut result = Vec::new();
+    for (tag, staging) in [("floor_stage", true), ("floor_plain", false)] {
+        let name = format!("molingest_bench_{}_{tag}", std::process::id());
+        let mut c = PgConnection::connect(server).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut c)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await?;
+        let url = with_database(server, &name);
+        let mut db = PgConnection::connect(&url).await?;
+        molingest::db::MIGRATOR.run(&mut db).await?;
+        copy_in(&mut db, "COPY organizations FROM STDIN", &orgs).await?;
+        copy_in(&mut db, "COPY molecule_files FROM STDIN", &files).await?;
+        let org: uuid::Uuid = sqlx::query_scalar("SELECT id FROM organizations")
+            .fetch_one(&mut db)
+            .await?;
+        molingest::db::load::create_stage(&mut db).await?;
+        let start = Instant::now();
+        if staging {
+            let mut tx = molingest::db::tenant(&mut db, org).await?;
+            copy_in(&mut tx, molingest::db::load::COPY_TO_STAGE, &staged).await?;
+            sqlx::query(molingest::db::load::MOVE_FROM_STAGE)
+                .bind(org)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        } else {
+            let mut tx = db.begin().await?;
+            copy_in(&mut tx, "COPY molecules FROM STDIN", &molecules).await?;
+            copy_in(&mut tx, "COPY molecule_properties FROM STDIN", &properties).await?;
+            tx.commit().await?;
+        }
+        result.push(start.elapsed());
+        db.close().await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut c)
+            .await?;
+    }
+    Ok(Floor {
+        staging: result[0],
+        plain: result[1],
+    })
+}
+
+async fn copy_out(c: &mut PgConnection, sql: &str) -> Result<Vec<u8>> {
+    use futures_util::TryStreamExt;
+    let mut stream = c.copy_out_raw(sql).await?;
+    let mut out = Vec::new();
+    while let Some(bytes) = stream.try_next().await? {
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
+}
+
+async fn copy_in(c: &mut PgConnection, sql: &str, data: &[u8]) -> Result<()> {
+    let mut copy = c.copy_in_raw(sql).await?;
+    for piece in data.chunks(1 << 20) {
+        copy.send(piece).await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// `n` molecules as gzip (or plain) SDF files of 10,000, from the bench data
+/// repeated with new titles. Built once, kept under target/bench-corpus.
+fn build_corpus(data: &Path, work: &Path, n: usize, gzip: bool) -> Result<PathBuf> {
+    let dir = work.join(format!("{n}{}", if gzip { "" } else { "-plain" }));
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let sources = sources(data)?;
+    let mut written = 0usize;
+    let mut rep = 0usize;
+    'outer: loop {
+        for src in &sources {
+            if written >= n {
+                break 'outer;
+            }
+            let stem = src
+                .file_name()
+                .and_then(|s| s.to_str())
+                .unwrap_or("x")
+                .trim_end_matches(".sdf.gz");
+            let name = format!("{stem}_r{rep:03}.sdf{}", if gzip { ".gz" } else { "" });
+            let file = BufWriter::new(std::fs::File::create(dir.join(name))?);
+            let mut out: Box<dyn Write> = if gzip {
+                Box::new(GzEncoder::new(file, flate2::Compression::new(6)))
+            } else {
+                Box::new(file)
+            };
+            written += retitle(src, rep, &mut out, n - written)?;
+            out.flush()?;
+        }
+        rep += 1;
+    }
+    std::fs::write(done, b"")?;
+    Ok(dir)
+}
+
+/// One uncompressed SDF file of about `bytes`.
+fn build_big_file(data: &Path, work: &Path, bytes: u64) -> Result<PathBuf> {
+    let path = work.join("big.sdf");
+    let done = work.join(".big-complete");
+    if done.exists() {
+        return Ok(path);
+    }
+    let mut out: Box<dyn Write> = Box::new(BufWriter::new(std::fs::File::create(&path)?));
+    let sources = sources(data)?;
+    let mut rep = 0;
+    while std::fs::metadata(&path)?.len() < bytes {
+        for src in &sources {
+            retitle(src, rep, &mut out, usize::MAX)?;
+        }
+        out.flush()?;
+        rep += 1;
+    }
+    std::fs::write(done, b"")?;
+    Ok(path)
+}
+
+fn sources(data: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(data)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".sdf.gz"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Copy an SDF.gz with every title made unique for repetition `rep`; at
+/// most `limit` records. Returns the records written.
+fn retitle(src: &Path, rep: usize, out: &mut dyn Write, limit: usize) -> Result<usize> {
+    let reader = BufReader::new(MultiGzDecoder::new(BufReader::new(std::fs::File::open(
+        src,
+    )?)));
+    let mut title_next = true;
+    let mut records = 0;
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if title_next {
+            if records >= limit {
+                break;
+            }
+            write!(out, "R{rep}-")?;
+            title_next = false;
+        }
+        out.write_all(&line)?;
+        out.write_all(b"\n")?;
+        if line.starts_with(b"$$$$") {
+            title_next = true;
+            records += 1;
+        }
+    }
+    Ok(records)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    / 1048576.0
+            })
+        })
+        .unwrap_or(0.0);
+    format!("{cpu}, {mem:.0} GiB")
+}

@@ -87,10 +87,53 @@ pub struct DbSink {
     writers: Vec<tokio::task::JoinHandle<Result<(), Error>>>,
 }
 
-const STAGE_COLUMNS: &str =
-    "id, file_hash, content_hash, name, smiles, formula, molecular_weight, \
-    file_path, format, record_index, record_line, properties, atom_count, heavy_atom_count, \
-    hydrogen_count, implicit_h_count, bond_count, net_charge, average_mw";
+/// The staging table: one row per molecule, both tables' columns.
+pub const STAGE_DDL: &str = "CREATE TEMP TABLE stage_molecules (
+            id uuid, file_hash bytea, content_hash bytea, name text, smiles text,
+            formula text, molecular_weight numeric, file_path text, format molecule_format,
+            record_index bigint, record_line bigint, properties jsonb,
+            atom_count int, heavy_atom_count int, hydrogen_count int, implicit_h_count int,
+            bond_count int, net_charge int, average_mw float8
+         ) ON COMMIT DELETE ROWS";
+
+/// COPY into the staging table, in the column order [`CopyRows`] writes.
+pub const COPY_TO_STAGE: &str = "COPY stage_molecules (id, file_hash, content_hash, name, smiles, \
+    formula, molecular_weight, file_path, format, record_index, record_line, properties, \
+    atom_count, heavy_atom_count, hydrogen_count, implicit_h_count, bond_count, net_charge, \
+    average_mw) FROM STDIN";
+
+/// Move staged rows into `molecules` (new content only, in hash order) and
+/// the properties of the rows that went in. `$1` is the organization; run as
+/// the tenant.
+pub const MOVE_FROM_STAGE: &str = "WITH ins AS (
+                 INSERT INTO molecules (id, organization_id, name, smiles, formula, molecular_weight,
+                                        file_path, format, file_id, record_index, record_line,
+                                        content_hash, properties)
+                 SELECT s.id, $1, s.name, s.smiles, s.formula, s.molecular_weight,
+                        s.file_path, s.format, f.id, s.record_index, s.record_line,
+                        s.content_hash, s.properties
+                 FROM stage_molecules s
+                 JOIN molecule_files f ON f.organization_id = $1 AND f.content_hash = s.file_hash
+                 ORDER BY s.content_hash
+                 ON CONFLICT (organization_id, content_hash) DO NOTHING
+                 RETURNING id)
+             INSERT INTO molecule_properties (organization_id, molecule_id, atom_count, heavy_atom_count,
+                                              hydrogen_count, implicit_h_count, bond_count, net_charge,
+                                              average_mw)
+             SELECT $1, s.id, s.atom_count, s.heavy_atom_count, s.hydrogen_count, s.implicit_h_count,
+                    s.bond_count, s.net_charge, s.average_mw
+             FROM stage_molecules s JOIN ins USING (id)";
+
+/// Create the staging table on this connection, usable by the tenant role.
+pub async fn create_stage(conn: &mut PgConnection) -> Result<(), Error> {
+    sqlx::query(STAGE_DDL).execute(&mut *conn).await?;
+    sqlx::query(&format!(
+        "GRANT ALL ON TABLE pg_temp.stage_molecules TO {TENANT_ROLE}"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
 impl DbSink {
     /// Open the control connection and `writers` writer connections.
@@ -342,22 +385,7 @@ async fn connect(url: &str, name: &str) -> Result<PgConnection, Error> {
 
 async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
     let mut conn = connect(url, "molingest-writer").await?;
-    sqlx::query(
-        "CREATE TEMP TABLE stage_molecules (
-            id uuid, file_hash bytea, content_hash bytea, name text, smiles text,
-            formula text, molecular_weight numeric, file_path text, format molecule_format,
-            record_index bigint, record_line bigint, properties jsonb,
-            atom_count int, heavy_atom_count int, hydrogen_count int, implicit_h_count int,
-            bond_count int, net_charge int, average_mw float8
-         ) ON COMMIT DELETE ROWS",
-    )
-    .execute(&mut conn)
-    .await?;
-    sqlx::query(&format!(
-        "GRANT ALL ON TABLE pg_temp.stage_molecules TO {TENANT_ROLE}"
-    ))
-    .execute(&mut conn)
-    .await?;
+    create_stage(&mut conn).await?;
     Ok(conn)
 }
 
@@ -369,37 +397,14 @@ async fn write_batch(
 ) -> Result<(), Error> {
     let mut tx = tenant(&mut *conn, org).await?;
     if batch.rows > 0 {
-        let mut copy = tx
-            .copy_in_raw(&format!(
-                "COPY stage_molecules ({STAGE_COLUMNS}) FROM STDIN"
-            ))
-            .await?;
+        let mut copy = tx.copy_in_raw(COPY_TO_STAGE).await?;
         copy.send(batch.copy).await?;
         copy.finish().await?;
-        let inserted = sqlx::query(
-            "WITH ins AS (
-                 INSERT INTO molecules (id, organization_id, name, smiles, formula, molecular_weight,
-                                        file_path, format, file_id, record_index, record_line,
-                                        content_hash, properties)
-                 SELECT s.id, $1, s.name, s.smiles, s.formula, s.molecular_weight,
-                        s.file_path, s.format, f.id, s.record_index, s.record_line,
-                        s.content_hash, s.properties
-                 FROM stage_molecules s
-                 JOIN molecule_files f ON f.organization_id = $1 AND f.content_hash = s.file_hash
-                 ORDER BY s.content_hash
-                 ON CONFLICT (organization_id, content_hash) DO NOTHING
-                 RETURNING id)
-             INSERT INTO molecule_properties (organization_id, molecule_id, atom_count, heavy_atom_count,
-                                              hydrogen_count, implicit_h_count, bond_count, net_charge,
-                                              average_mw)
-             SELECT $1, s.id, s.atom_count, s.heavy_atom_count, s.hydrogen_count, s.implicit_h_count,
-                    s.bond_count, s.net_charge, s.average_mw
-             FROM stage_molecules s JOIN ins USING (id)",
-        )
-        .bind(org)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let inserted = sqlx::query(MOVE_FROM_STAGE)
+            .bind(org)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         Stats::add(&stats.records_inserted, inserted);
         Stats::add(
             &stats.records_duplicate,
