@@ -7,6 +7,7 @@ use molingest::error::Error;
 use molingest::pipeline::stats::{RejectLog, Stats, Summary};
 use molingest::pipeline::{self, Known, NothingKnown, Options};
 use molingest::scan::JsonlSink;
+use molingest::source::Root;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,9 +75,11 @@ enum Command {
     /// skipped; records already present (same content hash) are not inserted twice.
     /// A killed run can simply be run again.
     Load {
-        /// Directories or files (.sdf, .sd, .mol, optionally .gz).
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        /// Directories, files, or object-store URLs (s3://bucket/prefix/, gs://, az://,
+        /// https://, file:///dir). Files: .sdf .sd .mol .mol2 .pdb .ent .pdbqt .smi
+        /// .smiles .csv, each optionally .gz.
+        #[arg(required = true, value_name = "PATH_OR_URL")]
+        paths: Vec<String>,
         /// Organization name.
         #[arg(long)]
         org: String,
@@ -97,8 +100,9 @@ enum Command {
     },
     /// Read, parse and compute without a database (preview a library).
     Scan {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        /// Directories, files, or object-store URLs, as for `load`.
+        #[arg(required = true, value_name = "PATH_OR_URL")]
+        paths: Vec<String>,
         /// One JSON line per record on stdout: path, record, line, format, title,
         /// formula, mw, charge, hash, status, error.
         #[arg(long)]
@@ -185,7 +189,7 @@ fn run(cli: Cli) -> Result<Exit> {
             rejects,
             json,
             tuning,
-        } => scan(&paths, jsonl, json, rejects.as_deref(), &tuning),
+        } => scan(&rt, &paths, jsonl, json, rejects.as_deref(), &tuning),
         Command::Db { action } => {
             let embedded = embedded(&cli.data_dir)?;
             match action {
@@ -333,7 +337,7 @@ async fn connect_ready(url: &str) -> Result<sqlx::PgPool, Error> {
     Ok(pool)
 }
 
-fn options(t: &Tuning, hash_files: bool) -> Options {
+fn options(t: &Tuning, hash_files: bool, roots: &[Root]) -> Options {
     let mut o = Options {
         hash_files,
         ..Options::default()
@@ -341,30 +345,59 @@ fn options(t: &Tuning, hash_files: bool) -> Options {
     if let Some(n) = t.threads {
         o.threads = n.max(1);
     }
+    // Object stores: reading waits on the network, so read more at once.
+    if roots.iter().any(|r| matches!(r, Root::Object(_))) {
+        o.readers = 8;
+    }
     if let Some(n) = t.readers {
         o.readers = n.max(1);
     }
     o
 }
 
+fn roots(rt: &tokio::runtime::Runtime, paths: &[String]) -> Result<Vec<Root>> {
+    Ok(paths
+        .iter()
+        .map(|p| Root::parse(p, rt.handle()))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Progress on stderr only for a person: both streams on a terminal.
+fn interactive(t: &Tuning) -> bool {
+    !t.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Body reads that were resumed after a fault (object stores).
+fn resumed(roots: &[Root]) -> u64 {
+    roots
+        .iter()
+        .map(|r| match r {
+            Root::Object(b) => b.resumed.load(std::sync::atomic::Ordering::Relaxed),
+            Root::Local(_) => 0,
+        })
+        .sum()
+}
+
 fn scan(
-    paths: &[PathBuf],
+    rt: &tokio::runtime::Runtime,
+    paths: &[String],
     jsonl: bool,
     json: bool,
     rejects: Option<&std::path::Path>,
     t: &Tuning,
 ) -> Result<Exit> {
+    let roots = roots(rt, paths)?;
     let stats = Stats::default();
     let log = RejectLog::new(rejects, t.quiet || jsonl).context("creating the reject report")?;
     let start = Instant::now();
     let stdout = std::io::stdout();
     let mut sink =
         JsonlSink::new(jsonl.then(|| std::io::BufWriter::with_capacity(1 << 16, stdout.lock())));
-    let show = !t.quiet && !jsonl && !json && std::io::stderr().is_terminal();
+    let show = !jsonl && !json && interactive(t);
     pipeline::with_progress(&stats, show, || {
         pipeline::run(
-            paths,
-            &options(t, false),
+            &roots,
+            &options(t, false, &roots),
             &NothingKnown,
             None,
             &mut sink,
@@ -387,7 +420,7 @@ fn scan(
 fn load(
     rt: &tokio::runtime::Runtime,
     url: &str,
-    paths: &[PathBuf],
+    paths: &[String],
     org_name: &str,
     create_org: bool,
     rejects: Option<&std::path::Path>,
@@ -396,22 +429,13 @@ fn load(
     t: &Tuning,
 ) -> Result<Exit> {
     let stats = Arc::new(Stats::default());
-    let source = paths
+    let roots = roots(rt, paths)?;
+    let source = roots
         .iter()
-        .map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        })
+        .map(Root::describe)
         .collect::<Vec<_>>()
         .join(" ");
-    for p in paths {
-        if !p.exists() {
-            return Err(Error::Input(format!("{}: no such file or directory", p.display())).into());
-        }
-    }
-    let (pool, org, run, known) = rt.block_on(async {
+    let (pool, org, lock) = rt.block_on(async {
         let pool = connect_ready(url).await?;
         let org = match db::org_id(&pool, org_name).await {
             Err(Error::UnknownOrganization(_)) if create_org => {
@@ -419,6 +443,23 @@ fn load(
             }
             other => other?,
         };
+        Ok::<_, Error>((pool, org))
+    })
+    .and_then(|(pool, org)| {
+        // One load of a source into an organization at a time: a second one
+        // waits for the first, then finds its work done.
+        let lock = match rt.block_on(db::try_lock_source(url, org, &source))? {
+            Ok(lock) => lock,
+            Err(mut conn) => {
+                eprintln!("molingest: another load of {source} into {org_name} is running; waiting for it to finish");
+                rt.block_on(db::wait_lock_source(&mut conn, org, &source))?;
+                conn
+            }
+        };
+        Ok((pool, org, lock))
+    })?;
+    let _lock = lock;
+    let (pool, org, run, known) = rt.block_on(async {
         let run = db::begin_run(&pool, org, &source).await?;
         let known: Box<dyn Known> = if full {
             Box::new(NothingKnown)
@@ -433,13 +474,13 @@ fn load(
         rows: t.batch_rows.max(1),
         ..BatchLimits::default()
     };
-    let show = !t.quiet && !json && std::io::stderr().is_terminal();
+    let show = !json && interactive(t);
     let result = pipeline::with_progress(&stats, show, || {
         let mut sink =
             db::load::DbSink::open(rt.handle(), url, org, limits, t.writers, stats.clone())?;
         pipeline::run(
-            paths,
-            &options(t, true),
+            &roots,
+            &options(t, true, &roots),
             known.as_ref(),
             Some(&db::load::CopyRows),
             &mut sink,
@@ -469,6 +510,7 @@ fn load(
     if json {
         let mut v = serde_json::to_value(&summary)?;
         v["run_id"] = run.to_string().into();
+        v["resumed_transfers"] = resumed(&roots).into();
         v["organization"] = org_name.into();
         v["status"] = match exit {
             Exit::Success => "completed",

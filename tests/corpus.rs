@@ -26,7 +26,7 @@ fn every_reference_record_agrees() {
             ..Options::default()
         };
         pipeline::run(
-            std::slice::from_ref(&corpus),
+            &[molingest::source::Root::Local(corpus.clone())],
             &options,
             &NothingKnown,
             None,

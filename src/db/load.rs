@@ -429,7 +429,9 @@ async fn register_files(
         let mut size = Vec::new();
         let mut mtime = Vec::new();
         let mut hash = Vec::new();
+        let mut etag = Vec::new();
         for f in files {
+            etag.push(f.job.etag.clone());
             uri.push(f.job.uri.clone());
             format.push(f.format.as_str());
             compression.push(f.gzip.then_some("gzip"));
@@ -439,11 +441,11 @@ async fn register_files(
         }
         sqlx::query(
             "INSERT INTO molecule_files
-                 (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash)
+                 (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash, etag)
              SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
-                    'epoch'::timestamptz + u.mtime_us * interval '1 microsecond', u.hash
-             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[])
-                  AS u(uri, format, compression, size, mtime_us, hash)
+                    'epoch'::timestamptz + u.mtime_us * interval '1 microsecond', u.hash, u.etag
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[], $8::text[])
+                  AS u(uri, format, compression, size, mtime_us, hash, etag)
              ORDER BY u.hash
              ON CONFLICT (organization_id, content_hash) DO NOTHING",
         )
@@ -454,6 +456,7 @@ async fn register_files(
         .bind(&size)
         .bind(&mtime)
         .bind(&hash)
+        .bind(&etag)
         .execute(&mut *tx)
         .await?;
     }

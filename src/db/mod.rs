@@ -127,23 +127,44 @@ where
 #[derive(Debug, Default)]
 pub struct KnownFiles {
     by_hash: HashSet<[u8; 32]>,
-    /// source_uri → (size, mtime in µs) of its newest completed load.
-    by_location: HashMap<String, (i64, Option<i64>)>,
+    /// source_uri → (size, mtime in µs, ETag) of its newest completed load.
+    by_location: HashMap<String, (i64, Option<i64>, Option<String>)>,
 }
 
 impl Known for KnownFiles {
+    /// Same location and size, and the same ETag (objects) or modification
+    /// time (files). Nothing is read to decide it.
     fn unchanged(&self, job: &FileJob) -> bool {
-        self.by_location
-            .get(&job.uri)
-            .is_some_and(|&(size, mtime)| {
-                size == job.size as i64
-                    && mtime.is_some()
-                    && mtime == job.mtime_ns.map(|n| n / 1000)
-            })
+        let Some((size, mtime, etag)) = self.by_location.get(&job.uri) else {
+            return false;
+        };
+        if *size != job.size as i64 {
+            return false;
+        }
+        match (etag, &job.etag) {
+            (Some(a), Some(b)) => a == b,
+            _ => mtime.is_some() && *mtime == job.mtime_ns.map(|n| n / 1000),
+        }
     }
 
     fn loaded(&self, hash: &[u8; 32]) -> bool {
         self.by_hash.contains(hash)
+    }
+
+    fn vanished(&self, prefix: &str, seen: &HashSet<String>) -> Vec<String> {
+        let under = |uri: &str| {
+            uri.strip_prefix(prefix).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/')
+            })
+        };
+        let mut gone: Vec<String> = self
+            .by_location
+            .keys()
+            .filter(|uri| under(uri) && !seen.contains(*uri))
+            .cloned()
+            .collect();
+        gone.sort();
+        gone
     }
 }
 
@@ -151,7 +172,7 @@ pub async fn known_files(pool: &PgPool, org: Uuid) -> Result<KnownFiles> {
     let mut tx = tenant(pool, org).await?;
     let rows = sqlx::query(
         "SELECT content_hash, source_uri, size_bytes,
-                (extract(epoch FROM source_mtime) * 1000000)::bigint
+                (extract(epoch FROM source_mtime) * 1000000)::bigint, etag
          FROM molecule_files WHERE status = 'completed' ORDER BY created_at",
     )
     .fetch_all(&mut *tx)
@@ -163,9 +184,53 @@ pub async fn known_files(pool: &PgPool, org: Uuid) -> Result<KnownFiles> {
         if let Ok(h) = <[u8; 32]>::try_from(hash.as_slice()) {
             known.by_hash.insert(h);
         }
-        known.by_location.insert(r.get(1), (r.get(2), r.get(3)));
+        known
+            .by_location
+            .insert(r.get(1), (r.get(2), r.get(3), r.get(4)));
     }
     Ok(known)
+}
+
+fn source_lock_key(org: Uuid, source: &str) -> i64 {
+    let h = blake3::Hasher::new()
+        .update(org.as_bytes())
+        .update(source.as_bytes())
+        .finalize();
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&h.as_bytes()[..8]);
+    i64::from_le_bytes(k)
+}
+
+/// Take the session advisory lock of (organization, source) on a connection
+/// of its own, held for the run: `Ok(connection)` holds it; `Err(connection)`
+/// means another run holds it (wait with [`wait_lock_source`]).
+pub async fn try_lock_source(
+    url: &str,
+    org: Uuid,
+    source: &str,
+) -> Result<Result<sqlx::PgConnection, sqlx::PgConnection>> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect_with(
+        &PgConnectOptions::from_str(url)?.application_name("molingest-lock"),
+    )
+    .await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(source_lock_key(org, source))
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(if got { Ok(conn) } else { Err(conn) })
+}
+
+pub async fn wait_lock_source(
+    conn: &mut sqlx::PgConnection,
+    org: Uuid,
+    source: &str,
+) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(source_lock_key(org, source))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Record the start of a load (a `pipeline_executions` row of the

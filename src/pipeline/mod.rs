@@ -18,11 +18,10 @@ use crate::decode;
 use crate::error::{Error, ParseError, Reject};
 use crate::formats::split::{Chunk, Span, Splitter};
 use crate::formats::Format;
-use crate::source::{self, FileJob, Found};
+use crate::source::{self, FileJob, Found, Root};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 use stats::{RejectLog, Stats};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -99,6 +98,8 @@ pub trait Known: Send + Sync {
     fn unchanged(&self, job: &FileJob) -> bool;
     /// A file with this content hash was completely loaded.
     fn loaded(&self, hash: &[u8; 32]) -> bool;
+    /// Completed locations under `prefix` that are not in `seen`.
+    fn vanished(&self, prefix: &str, seen: &std::collections::HashSet<String>) -> Vec<String>;
 }
 
 /// Nothing is known: every file is read (`scan`, `load --full`).
@@ -109,6 +110,9 @@ impl Known for NothingKnown {
     }
     fn loaded(&self, _: &[u8; 32]) -> bool {
         false
+    }
+    fn vanished(&self, _: &str, _: &std::collections::HashSet<String>) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -148,7 +152,7 @@ enum ToParse {
 /// Run the pipeline over local roots into `sink`. Rejects never stop it; an
 /// error from the sink does (and is returned once every stage has stopped).
 pub fn run(
-    roots: &[PathBuf],
+    roots: &[Root],
     options: &Options,
     known: &dyn Known,
     encoder: Option<&dyn Encoder>,
@@ -167,7 +171,7 @@ pub fn run(
     let (events_tx, events_rx) = bounded::<Event>(4);
 
     std::thread::scope(|s| {
-        s.spawn(move || walk_stage(roots, files_tx, stats, rejects));
+        s.spawn(move || walk_stage(roots, files_tx, known, stats, rejects));
         for _ in 0..readers {
             let (rx, tx) = (files_rx.clone(), parse_tx.clone());
             s.spawn(move || read_stage(rx, tx, options, known, stats, rejects));
@@ -178,11 +182,21 @@ pub fn run(
     })
 }
 
-/// Walk problems (loops, permissions) go straight to the reject log.
-fn walk_stage(roots: &[PathBuf], tx: Sender<FileJob>, stats: &Stats, rejects: &RejectLog) {
-    source::walk_local(roots, |found| match found {
+/// Walk problems (loops, permissions) go straight to the reject log. Once
+/// the listing is complete, files loaded before that are gone are reported.
+fn walk_stage(
+    roots: &[Root],
+    tx: Sender<FileJob>,
+    known: &dyn Known,
+    stats: &Stats,
+    rejects: &RejectLog,
+) {
+    let mut seen = std::collections::HashSet::new();
+    let mut complete = true;
+    source::walk(roots, |found| match found {
         Found::File(job) => {
             Stats::add(&stats.files_seen, 1);
+            seen.insert(job.uri.clone());
             tx.send(job).is_ok()
         }
         Found::Ignored(_) => {
@@ -190,10 +204,23 @@ fn walk_stage(roots: &[PathBuf], tx: Sender<FileJob>, stats: &Stats, rejects: &R
             true
         }
         Found::Problem(r) => {
+            complete = false;
             rejects.add(stats, r);
             true
         }
     });
+    // A listing that failed part-way says nothing about what vanished.
+    if !complete {
+        return;
+    }
+    for root in roots {
+        for gone in known.vanished(&root.uri_prefix(), &seen) {
+            Stats::add(&stats.files_vanished, 1);
+            rejects.notice(format!(
+                "{gone}: loaded before, gone now (its molecules stay in the database)"
+            ));
+        }
+    }
 }
 
 fn read_stage(
@@ -418,7 +445,8 @@ pub fn process(
         return reject(ParseError::new(span.line, reason.clone()));
     }
     let bytes = chunk.record(span);
-    let parsed = std::panic::catch_unwind(|| file.format.parse(bytes, span.line));
+    let format = file.format;
+    let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.line));
     let parsed = match parsed {
         Ok(Ok(Some(p))) => p,
         Ok(Ok(None)) => return Outcome::Skipped,

@@ -1,12 +1,66 @@
-//! Sources: where molecule files come from. A source lists [`FileJob`]s and
-//! opens each as a byte stream; everything downstream is the same whatever
-//! the source. Local directories are walked with walkdir.
+//! Sources: where molecule files come from. A [`Root`] is what the user
+//! named: a local directory or file (walked with walkdir), or an object-store
+//! URL (`s3://`, `gs://`, `az://`, `http(s)://`, `file://`, listed through
+//! object_store). Each lists [`FileJob`]s and opens them as byte streams;
+//! everything downstream is the same whatever the source.
 
-use crate::error::Reject;
+pub mod local;
+pub mod object;
+
+use crate::error::{Error, Reject};
 use crate::formats::Format;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A place the user asked to load from.
+pub enum Root {
+    Local(PathBuf),
+    Object(Arc<object::Bucket>),
+}
+
+impl Root {
+    /// A URL (`scheme://…`) is an object store; anything else a local path.
+    pub fn parse(arg: &str, rt: &tokio::runtime::Handle) -> Result<Root, Error> {
+        if arg.contains("://") {
+            return Ok(Root::Object(Arc::new(object::Bucket::open(arg, rt)?)));
+        }
+        let path = PathBuf::from(arg);
+        if !path.exists() {
+            return Err(Error::Input(format!("{arg}: no such file or directory")));
+        }
+        Ok(Root::Local(path))
+    }
+
+    /// The location prefix of everything under this root, as molecule_files
+    /// records it (to tell which known files have vanished).
+    pub fn uri_prefix(&self) -> String {
+        match self {
+            Root::Local(p) => {
+                let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                format!("file://{}", abs.display())
+            }
+            Root::Object(b) => b.uri_prefix(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Root::Local(p) => std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+            Root::Object(b) => b.uri_prefix(),
+        }
+    }
+}
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Local(PathBuf),
+    Object(Arc<object::Bucket>, object_store::path::Path),
+}
 
 /// One file to read.
 #[derive(Debug, Clone)]
@@ -14,25 +68,54 @@ pub struct FileJob {
     /// Path relative to the root the user gave (the file name if the root is
     /// a file): what reports and `scan --jsonl` show.
     pub display: String,
-    /// Absolute location, stable across runs: `file:///abs/path`.
+    /// Absolute location, stable across runs: `file:///abs/path`, `s3://b/k`.
     pub uri: String,
-    pub local: PathBuf,
+    pub origin: Origin,
     pub size: u64,
     /// Modification time, nanoseconds since the epoch.
     pub mtime_ns: Option<i64>,
+    /// The store's version tag of the object (S3 ETag), if it has one.
+    pub etag: Option<String>,
     /// The format its name promises.
     pub format: Format,
 }
 
 impl FileJob {
+    /// The raw bytes, streamed (an object is never held whole in memory).
     pub fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(std::fs::File::open(&self.local)?))
+        match &self.origin {
+            Origin::Local(p) => Ok(Box::new(std::fs::File::open(p)?)),
+            Origin::Object(bucket, path) => Ok(Box::new(object::ObjectReader::new(
+                bucket.clone(),
+                path.clone(),
+                self.size,
+                self.etag.clone(),
+            ))),
+        }
     }
 
-    /// blake3 of the raw bytes (compressed, as stored).
+    /// The identity of the file's content, the `molecule_files.content_hash`:
+    /// blake3 of the bytes for a local file (hashing is cheaper than reading
+    /// it again); for an object, blake3 of the store's own content tag and
+    /// size (ETag, else location and modification time), so that recognising
+    /// an unchanged object downloads nothing.
     pub fn content_hash(&self) -> std::io::Result<[u8; 32]> {
         let mut h = blake3::Hasher::new();
-        h.update_reader(self.open()?)?;
+        match &self.origin {
+            Origin::Local(_) => {
+                h.update_reader(self.open()?)?;
+            }
+            Origin::Object(..) => {
+                h.update(b"object\0");
+                match &self.etag {
+                    Some(tag) => h.update(tag.as_bytes()),
+                    None => h
+                        .update(self.uri.as_bytes())
+                        .update(&self.mtime_ns.unwrap_or(0).to_le_bytes()),
+                };
+                h.update(&self.size.to_le_bytes());
+            }
+        }
         Ok(*h.finalize().as_bytes())
     }
 }
@@ -41,83 +124,21 @@ impl FileJob {
 pub enum Found {
     File(FileJob),
     /// Not a molecule file by its name: counted, not read.
-    Ignored(PathBuf),
+    Ignored(String),
     /// Could not be listed or examined: a symlink loop, no permission, …
     Problem(Reject),
 }
 
-/// Walk each root (a directory or a file) in name order, following symlinks
-/// (walkdir detects loops), and hand every entry to `emit`. `emit` returns
+/// List every root in turn, handing each entry to `emit`; `emit` returns
 /// false to stop early (the consumer went away).
-pub fn walk_local(roots: &[PathBuf], mut emit: impl FnMut(Found) -> bool) {
+pub fn walk(roots: &[Root], mut emit: impl FnMut(Found) -> bool) {
     for root in roots {
-        let base = if root.is_file() {
-            root.parent().map(Path::to_path_buf).unwrap_or_default()
-        } else {
-            root.clone()
+        let go_on = match root {
+            Root::Local(p) => local::walk(p, &mut emit),
+            Root::Object(b) => b.list(&mut emit),
         };
-        let walker = walkdir::WalkDir::new(root)
-            .follow_links(true)
-            .sort_by_file_name();
-        for entry in walker {
-            let found = match entry {
-                Err(e) => {
-                    let path = e
-                        .path()
-                        .map(|p| display(&base, p))
-                        .unwrap_or_else(|| root.display().to_string());
-                    let reason = if e.loop_ancestor().is_some() {
-                        "symlink loop".to_owned()
-                    } else {
-                        e.io_error()
-                            .map(|io| io.to_string())
-                            .unwrap_or_else(|| e.to_string())
-                    };
-                    Found::Problem(Reject::file(path, reason))
-                }
-                Ok(entry) if entry.file_type().is_dir() => continue,
-                Ok(entry) => examine(&base, entry.path()),
-            };
-            if !emit(found) {
-                return;
-            }
+        if !go_on {
+            return;
         }
-    }
-}
-
-fn examine(base: &Path, path: &Path) -> Found {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let Some(format) = Format::from_name(&name) else {
-        return Found::Ignored(path.to_path_buf());
-    };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return Found::Problem(Reject::file(display(base, path), e.to_string())),
-    };
-    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Found::File(FileJob {
-        display: display(base, path),
-        uri: format!("file://{}", abs.display()),
-        local: path.to_path_buf(),
-        size: meta.len(),
-        mtime_ns: meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i64),
-        format,
-    })
-}
-
-fn display(base: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    let s = rel.display().to_string();
-    if s.is_empty() {
-        path.display().to_string()
-    } else {
-        s
     }
 }

