@@ -54,7 +54,7 @@ CREATE TABLE molecule_files (
     id              UUID NOT NULL DEFAULT gen_random_uuid(),
     organization_id UUID NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     source_uri      TEXT NOT NULL,
-    format          molecule_format NOT NULL,
+    format          molecule_format,  -- NULL: a format beyond the five, read with chemfiles
     compression     TEXT,
     size_bytes      BIGINT NOT NULL,
     source_mtime    TIMESTAMPTZ,

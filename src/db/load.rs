@@ -297,7 +297,10 @@ impl Encoder for CopyRows {
         out.push(b'\t');
         text(out, &file.job.display);
         out.push(b'\t');
-        out.extend_from_slice(file.format.as_str().as_bytes());
+        match file.format.db_value() {
+            Some(f) => out.extend_from_slice(f.as_bytes()),
+            None => out.extend_from_slice(b"\\N"),
+        }
         for v in [m.index, m.line] {
             out.push(b'\t');
             out.extend_from_slice(num.format(v).as_bytes());
@@ -433,7 +436,7 @@ async fn register_files(
         for f in files {
             etag.push(f.job.etag.clone());
             uri.push(f.job.uri.clone());
-            format.push(f.format.as_str());
+            format.push(f.format.db_value());
             compression.push(f.gzip.then_some("gzip"));
             size.push(f.job.size as i64);
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));

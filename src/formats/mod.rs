@@ -8,6 +8,7 @@
 //! ([`Format::sniff`]); content wins.
 
 pub mod mol2;
+pub mod other;
 pub mod pdb;
 pub mod sdf;
 pub mod smiles;
@@ -25,6 +26,8 @@ pub enum Format {
     Pdb,
     Pdbqt,
     Smiles,
+    /// Read with chemfiles (feature `chemfiles`), as frame records.
+    Other(other::Kind),
 }
 
 impl Format {
@@ -39,6 +42,7 @@ impl Format {
             "pdb" | "ent" => Format::Pdb,
             "pdbqt" => Format::Pdbqt,
             "smi" | "smiles" | "ism" | "can" | "csv" => Format::Smiles,
+            e if cfg!(feature = "chemfiles") => Format::Other(other::Kind::from_extension(e)?),
             _ => return None,
         })
     }
@@ -77,6 +81,16 @@ impl Format {
             Format::Pdb => "pdb",
             Format::Pdbqt => "pdbqt",
             Format::Smiles => "smiles",
+            Format::Other(k) => k.as_str(),
+        }
+    }
+
+    /// The `molecule_format` value in the database: none for formats beyond
+    /// the design's five (their name goes to the record's properties).
+    pub fn db_value(self) -> Option<&'static str> {
+        match self {
+            Format::Other(_) => None,
+            f => Some(f.as_str()),
         }
     }
 
@@ -85,7 +99,7 @@ impl Format {
             Format::Sdf => split::Rules::Sdf,
             Format::Mol2 => split::Rules::Mol2,
             Format::Pdb | Format::Pdbqt => split::Rules::Pdb,
-            Format::Smiles => split::Rules::Lines,
+            Format::Smiles | Format::Other(_) => split::Rules::Lines,
         }
     }
 
@@ -98,8 +112,26 @@ impl Format {
             Format::Pdb => pdb::parse(text, line, pdb::Flavour::Pdb).map(Some),
             Format::Pdbqt => pdb::parse(text, line, pdb::Flavour::Pdbqt).map(Some),
             Format::Smiles => smiles::parse(text, line),
+            Format::Other(_) => other::parse(text, line).map(Some),
         }
     }
+}
+
+/// Split and parse a whole in-memory text the way the pipeline reads a file
+/// (minus the threads): every record's result, in order. The fuzz targets
+/// drive the readers through this.
+pub fn parse_all(format: Format, data: &[u8]) -> Vec<Result<Option<Parsed>, ParseError>> {
+    let mut splitter = split::Splitter::new(data, format.rules());
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = splitter.next_chunk() {
+        for span in &chunk.spans {
+            out.push(match &span.error {
+                Some(e) => Err(ParseError::new(span.line, e.clone())),
+                None => format.parse(chunk.record(span), span.line),
+            });
+        }
+    }
+    out
 }
 
 /// What a reader found in one record, before any chemistry.

@@ -289,7 +289,7 @@ fn read_file(
     if let Some(why) = decode::refuse_binary(&head) {
         return refuse(why.to_owned());
     }
-    let format = match Format::sniff(&head) {
+    let format = match Format::sniff(&head).filter(|_| !matches!(job.format, Format::Other(_))) {
         Some(found) if found != job.format => {
             rejects.notice(format!(
                 "{}: named as {} but holds {}; read as {}",
@@ -315,6 +315,10 @@ fn read_file(
     });
     if tx.send(ToParse::Begin(file.clone())).is_err() {
         return false;
+    }
+    #[cfg(feature = "chemfiles")]
+    if let Format::Other(kind) = format {
+        return read_with_chemfiles(&file, decoded.reader, kind, tx, stats, rejects);
     }
     let mut splitter = Splitter::new(decoded.reader, format.rules())
         .with_chunk_size(options.chunk_bytes, options.chunk_records);
@@ -343,6 +347,62 @@ fn read_file(
     }
     Stats::add_time(&stats.busy_read_ns, busy.elapsed());
     tx.send(ToParse::End(file, error)).is_ok()
+}
+
+/// Formats chemfiles reads: the whole file at once (its limit), turned into
+/// frame records for the parse stage.
+#[cfg(feature = "chemfiles")]
+fn read_with_chemfiles(
+    file: &Arc<FileInfo>,
+    reader: Box<dyn std::io::BufRead + Send + '_>,
+    kind: crate::formats::other::Kind,
+    tx: &Sender<ToParse>,
+    stats: &Stats,
+    rejects: &RejectLog,
+) -> bool {
+    use std::io::Read;
+    const LIMIT: u64 = 1 << 30;
+    let mut data = Vec::new();
+    let mut error = match reader.take(LIMIT + 1).read_to_end(&mut data) {
+        Err(e) => Some(format!("cannot read: {e}")),
+        Ok(_) if data.len() as u64 > LIMIT => {
+            Some("larger than 1 GiB, the chemfiles limit".to_owned())
+        }
+        Ok(_) => None,
+    };
+    Stats::add(&stats.bytes_decoded, data.len() as u64);
+    if error.is_none() {
+        match crate::formats::other::frames(&data, kind, &file.job.display) {
+            Ok(frames) => {
+                let mut chunk = Chunk::default();
+                for (index, frame) in frames.into_iter().enumerate() {
+                    let start = chunk.data.len();
+                    let error = match frame {
+                        Ok(text) => {
+                            chunk.data.extend_from_slice(&text);
+                            None
+                        }
+                        Err(e) => Some(e),
+                    };
+                    chunk.spans.push(Span {
+                        start,
+                        end: chunk.data.len(),
+                        index: index as u64,
+                        line: 1,
+                        error,
+                    });
+                }
+                if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
+                    return false;
+                }
+            }
+            Err(e) => error = Some(e),
+        }
+    }
+    if let Some(e) = &error {
+        rejects.add(stats, Reject::file(file.job.display.clone(), e.clone()));
+    }
+    tx.send(ToParse::End(file.clone(), error)).is_ok()
 }
 
 fn is_csv(name: &str) -> bool {

@@ -1,0 +1,12 @@
+//! Any bytes through the smiles splitter, reader and chemistry: never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use molingest::formats::{parse_all, Format};
+
+fuzz_target!(|data: &[u8]| {
+    for parsed in parse_all(Format::Smiles, data).into_iter().flatten().flatten() {
+        let _ = molingest::chem::properties(&parsed.atoms, parsed.bond_count);
+    }
+    let _ = molingest::pipeline::record_hash(data);
+});
