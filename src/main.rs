@@ -563,7 +563,7 @@ fn print_summary(what: &str, s: &Summary, run: Option<&str>) {
     );
     eprintln!("  rate      {:.0} molecules/s", s.molecules_per_second);
     eprintln!(
-        "  busy      read {:.2} s, parse {:.2} s, sink {:.2} s, database {:.2} s",
+        "  busy      read {:.2} s, parse {:.2} s, sink {:.2} s, database {:.2} s (summed over connections)",
         b.read, b.parse, b.sink, b.database
     );
     if let Some(run) = run {

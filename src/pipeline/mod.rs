@@ -196,6 +196,7 @@ fn walk_stage(
     source::walk(roots, |found| match found {
         Found::File(job) => {
             Stats::add(&stats.files_seen, 1);
+            Stats::add(&stats.bytes_listed, job.size);
             seen.insert(job.uri.clone());
             tx.send(job).is_ok()
         }
@@ -256,12 +257,14 @@ fn read_file(
     };
     if known.unchanged(&job) {
         Stats::add(&stats.files_unchanged, 1);
+        Stats::add(&stats.bytes_skipped, job.size);
         return true;
     }
     let hash = if options.hash_files {
         match job.content_hash() {
             Ok(h) if known.loaded(&h) => {
                 Stats::add(&stats.files_unchanged, 1);
+                Stats::add(&stats.bytes_skipped, job.size);
                 return true;
             }
             Ok(h) => Some(h),
@@ -597,39 +600,47 @@ fn sink_stage(rx: Receiver<Event>, sink: &mut dyn Sink, stats: &Stats) -> Result
     Ok(())
 }
 
-/// Show progress on stderr while `work` runs, if stderr is a terminal.
+/// Show progress on stderr while `work` runs (callers decide whether a
+/// person is watching): bytes done of bytes listed so far, with rate and
+/// ETA, and the file and record counts.
 pub fn with_progress<T>(stats: &Stats, show: bool, work: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::Ordering::Relaxed;
     if !show {
         return work();
     }
-    let bar = indicatif::ProgressBar::new_spinner();
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} · {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let start = Instant::now();
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            while !done.load(Relaxed) {
                 let sum = stats.snapshot(start.elapsed());
+                bar.set_length(stats.bytes_listed.load(Relaxed));
+                bar.set_position(
+                    stats.bytes_read.load(Relaxed) + stats.bytes_skipped.load(Relaxed),
+                );
                 bar.set_message(format!(
-                    "files {}/{} · records {} ({:.0}/s) · inserted {} · rejected {} · {:.1} MB",
-                    sum.files_read + sum.files_unchanged,
+                    "files {}/{} · records {} ({:.0}/s) · inserted {} · rejected {}",
+                    sum.files_read + sum.files_unchanged + sum.files_failed,
                     sum.files_seen,
                     sum.records_parsed,
                     sum.molecules_per_second,
                     sum.records_inserted,
                     sum.records_rejected,
-                    sum.bytes_read as f64 / 1e6
                 ));
-                bar.tick();
                 std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();
         });
         let out = work();
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        done.store(true, Relaxed);
         out
     })
 }

@@ -23,6 +23,10 @@ pub struct Stats {
     pub files_vanished: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_decoded: AtomicU64,
+    /// Sizes of the files listed so far, and of those skipped unread (for
+    /// the progress bar's total and position).
+    pub bytes_listed: AtomicU64,
+    pub bytes_skipped: AtomicU64,
     pub records_parsed: AtomicU64,
     pub records_skipped: AtomicU64,
     pub records_rejected: AtomicU64,
