@@ -173,60 +173,44 @@ fn scan_of(path: &Path) -> Result<Run> {
 }
 
 /// Run the molingest binary; its JSON summary, wall time and peak RSS.
+///
+/// Peak RSS is the child's `VmHWM`, polled from /proc while it runs: the
+/// high-water mark of its own address space. (`ru_maxrss` would not do: it
+/// survives exec, so a child inherits the bench's own high-water mark.)
 fn run(cmd: &mut Command) -> Result<Run> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
     let start = Instant::now();
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let pid = child.id() as libc::pid_t;
-    let output_thread = std::thread::spawn(move || child.wait_with_output_no_reap());
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let (stdout, stderr) = output_thread.join().map_err(|_| "reader thread")??;
-    unsafe {
-        libc::wait4(pid, &mut status, 0, &mut usage);
-    }
+    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn()?;
+    let pid = child.id();
+    let (peak, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    let poller = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kb) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                {
+                    peak.fetch_max(kb, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let out = child.wait_with_output()?;
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
     let wall = start.elapsed();
-    let summary: Value = serde_json::from_slice(&stdout).map_err(|e| {
-        format!(
-            "{e}: {} {}",
-            String::from_utf8_lossy(&stdout),
-            String::from_utf8_lossy(&stderr)
-        )
+    let summary: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!("{e}: {} {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     })?;
     Ok(Run {
         wall,
-        peak_mb: usage.ru_maxrss as f64 / 1024.0,
+        peak_mb: peak.load(Ordering::Relaxed) as f64 / 1024.0,
         summary,
     })
-}
-
-/// Read a child's output without reaping it (so wait4 can read its rusage).
-trait NoReap {
-    fn wait_with_output_no_reap(self) -> std::io::Result<(Vec<u8>, Vec<u8>)>;
-}
-
-impl NoReap for std::process::Child {
-    fn wait_with_output_no_reap(mut self) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-        use std::io::Read;
-        let mut err_pipe = self.stderr.take();
-        let err = std::thread::spawn(move || {
-            let mut e = Vec::new();
-            if let Some(p) = err_pipe.as_mut() {
-                let _ = p.read_to_end(&mut e);
-            }
-            e
-        });
-        let mut out = Vec::new();
-        if let Some(mut p) = self.stdout.take() {
-            p.read_to_end(&mut out)?;
-        }
-        let err = err.join().unwrap_or_default();
-        std::mem::forget(self); // reaped by wait4 in `run`
-        Ok((out, err))
-    }
 }
 
 /// A fresh database with the schema and an organization.
