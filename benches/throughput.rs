@@ -181,17 +181,31 @@ fn run(cmd: &mut Command) -> Result<Run> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     let start = Instant::now();
-    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn()?;
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
     let pid = child.id();
-    let (peak, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    let (peak, stop) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let poller = {
         let (peak, stop) = (peak.clone(), stop.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 if let Some(kb) = std::fs::read_to_string(format!("/proc/{pid}/status"))
                     .ok()
-                    .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
-                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                    .and_then(|s| {
+                        s.lines()
+                            .find(|l| l.starts_with("VmHWM:"))
+                            .map(str::to_owned)
+                    })
+                    .and_then(|l| {
+                        l.split_whitespace()
+                            .nth(1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                    })
                 {
                     peak.fetch_max(kb, Ordering::Relaxed);
                 }
@@ -204,7 +218,11 @@ fn run(cmd: &mut Command) -> Result<Run> {
     let _ = poller.join();
     let wall = start.elapsed();
     let summary: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!("{e}: {} {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        format!(
+            "{e}: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })?;
     Ok(Run {
         wall,
@@ -223,16 +241,7 @@ struct Bench {
 impl Bench {
     fn create(rt: &tokio::runtime::Runtime, server: &str, tag: &str) -> Result<Bench> {
         let name = format!("molingest_bench_{}_{tag}", std::process::id());
-        rt.block_on(async {
-            let mut c = PgConnection::connect(server).await?;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(&mut c)
-                .await?;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
+        rt.block_on(fresh_database(server, &name))?;
         let url = with_database(server, &name);
         for args in [&["migrate"][..], &["org", "add", "bench"][..]] {
             let out = Command::new(env!("CARGO_BIN_EXE_molingest"))
@@ -270,6 +279,21 @@ impl Bench {
         })?;
         Ok(())
     }
+}
+
+/// (Re)create an empty database; the returned connection is to the server.
+async fn fresh_database(
+    server: &str,
+    name: &str,
+) -> std::result::Result<PgConnection, sqlx::Error> {
+    let mut c = PgConnection::connect(server).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut c)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await?;
+    Ok(c)
 }
 
 fn with_database(server: &str, db: &str) -> String {
@@ -313,13 +337,7 @@ async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
     let mut result = Vec::new();
     for (tag, staging) in [("floor_stage", true), ("floor_plain", false)] {
         let name = format!("molingest_bench_{}_{tag}", std::process::id());
-        let mut c = PgConnection::connect(server).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut c)
-            .await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut c)
-            .await?;
+        let mut c = fresh_database(server, &name).await?;
         let url = with_database(server, &name);
         let mut db = PgConnection::connect(&url).await?;
         molingest::db::MIGRATOR.run(&mut db).await?;
