@@ -501,6 +501,7 @@ fn load(
         status,
         &summary,
         &log.kept(),
+        &log.notices(),
         error.as_deref(),
     ))?;
     let exit = match &result {
@@ -511,6 +512,7 @@ fn load(
         let mut v = serde_json::to_value(&summary)?;
         v["run_id"] = run.to_string().into();
         v["resumed_transfers"] = resumed(&roots).into();
+        v["notices"] = log.notices().into();
         v["organization"] = org_name.into();
         v["status"] = match exit {
             Exit::Success => "completed",

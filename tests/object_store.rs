@@ -271,6 +271,20 @@ async fn reruns_read_only_what_changed(pool: PgPool) {
     assert_eq!(v["records_duplicate"], 2);
     assert_eq!(v["files_vanished"], 1, "{v}");
     assert!(
+        v["notices"].to_string().contains("vancomycin"),
+        "the cron summary names the vanished object: {v}"
+    );
+    let stats: Value = sqlx::query_scalar(
+        "SELECT stats FROM pipeline_executions ORDER BY started_at DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        stats["notices"].to_string().contains("vancomycin"),
+        "and so does the run record: {stats}"
+    );
+    assert!(
         String::from_utf8_lossy(&out.stderr).is_empty()
             || !String::from_utf8_lossy(&out.stderr).contains("error")
     );

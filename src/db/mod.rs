@@ -266,7 +266,8 @@ pub enum RunStatus {
     Failed,
 }
 
-/// Close the run record with its counts and rejects, and audit it.
+/// Close the run record with its counts, rejects and notices (vanished
+/// files, names that do not match their content), and audit it.
 pub async fn finish_run(
     pool: &PgPool,
     org: Uuid,
@@ -274,13 +275,15 @@ pub async fn finish_run(
     status: RunStatus,
     summary: &Summary,
     rejects: &[Reject],
+    notices: &[String],
     error: Option<&str>,
 ) -> Result<()> {
     let status = match status {
         RunStatus::Completed => "completed",
         RunStatus::Failed => "failed",
     };
-    let stats = serde_json::to_value(summary).unwrap_or_default();
+    let mut stats = serde_json::to_value(summary).unwrap_or_default();
+    stats["notices"] = serde_json::json!(notices);
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
     let mut tx = tenant(pool, org).await?;
     sqlx::query(
