@@ -494,16 +494,15 @@ fn load(
         Ok(()) => (RunStatus::Completed, None),
         Err(e) => (RunStatus::Failed, Some(e.to_string())),
     };
-    rt.block_on(db::finish_run(
-        &pool,
-        org,
-        run,
+    let (kept, notices) = (log.kept(), log.notices());
+    let end = db::RunEnd {
         status,
-        &summary,
-        &log.kept(),
-        &log.notices(),
-        error.as_deref(),
-    ))?;
+        summary: &summary,
+        rejects: &kept,
+        notices: &notices,
+        error: error.as_deref(),
+    };
+    rt.block_on(db::finish_run(&pool, org, run, &end))?;
     let exit = match &result {
         Ok(()) => exit_for(&summary),
         Err(_) => Exit::Failure,

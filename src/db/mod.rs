@@ -268,16 +268,23 @@ pub enum RunStatus {
 
 /// Close the run record with its counts, rejects and notices (vanished
 /// files, names that do not match their content), and audit it.
-pub async fn finish_run(
-    pool: &PgPool,
-    org: Uuid,
-    run: Uuid,
-    status: RunStatus,
-    summary: &Summary,
-    rejects: &[Reject],
-    notices: &[String],
-    error: Option<&str>,
-) -> Result<()> {
+/// How a run ended, for its record.
+pub struct RunEnd<'a> {
+    pub status: RunStatus,
+    pub summary: &'a Summary,
+    pub rejects: &'a [Reject],
+    pub notices: &'a [String],
+    pub error: Option<&'a str>,
+}
+
+pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -> Result<()> {
+    let RunEnd {
+        status,
+        summary,
+        rejects,
+        notices,
+        error,
+    } = *end;
     let status = match status {
         RunStatus::Completed => "completed",
         RunStatus::Failed => "failed",
