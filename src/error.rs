@@ -57,7 +57,7 @@ impl Reject {
 /// Errors that stop a command (as opposed to rejects, which do not).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("organization {0:?} does not exist (create it with `molingest org add {0}`)")]
+    #[error("organization {0:?} does not exist (create it with `molingest org add {0}`, or pass --create-org)")]
     UnknownOrganization(String),
     #[error("organization {0:?} already exists")]
     OrganizationExists(String),

@@ -31,21 +31,26 @@ Database:
   Without either, molingest runs its own private PostgreSQL cluster in --data-dir
   (Unix socket only), using the server binaries installed on this machine.
 
+Object stores:
+  s3://, gs://, az://, http(s):// and file:// URLs, configured by the usual environment:
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP,
+  GOOGLE_*, AZURE_*.
+
 Exit status:
   0  success: everything read was loaded, or was already there
   1  failure: the run stopped (nothing committed is lost; run it again)
   2  usage error
-  3  completed, but some records or files were rejected (see --rejects)
+  3  completed, but some records or files were rejected or failed (see --rejects)
 
 Examples:
   molingest migrate
   molingest org add acme
   molingest scan ./library --jsonl > preview.jsonl
   molingest load ./library --org acme --rejects rejects.jsonl
-  molingest load ./library --org acme --json      # for cron: one JSON summary";
+  molingest load s3://vendor-drop/2026/ --org acme --json   # for cron: one JSON summary";
 
 #[derive(Parser)]
-#[command(name = "molingest", version, about = "Bulk-load molecular structure files (SDF, plain or gzip) into a multi-tenant PostgreSQL schema.", after_help = AFTER_HELP)]
+#[command(name = "molingest", version, about = "Bulk-load molecular structure files (SDF, MOL2, PDB, PDBQT, SMILES; plain or gzip) from\ndirectories or object stores into a multi-tenant PostgreSQL schema.", after_help = AFTER_HELP)]
 struct Cli {
     /// PostgreSQL URL, e.g. postgres://user@host:5432/db
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -128,7 +133,7 @@ struct Tuning {
     /// Parse threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Files read at once.
+    /// Files read at once (default: 2 on local disk, 8 from object stores).
     #[arg(long)]
     readers: Option<usize>,
     /// Rows per database batch (one transaction each).
@@ -491,6 +496,13 @@ fn load(
     log.flush()?;
     let summary = stats.snapshot(start.elapsed());
     let (status, error) = match &result {
+        Ok(()) if summary.listings_failed > 0 => (
+            RunStatus::Failed,
+            Some(format!(
+                "{} source(s) could not be listed",
+                summary.listings_failed
+            )),
+        ),
         Ok(()) => (RunStatus::Completed, None),
         Err(e) => (RunStatus::Failed, Some(e.to_string())),
     };
@@ -507,6 +519,9 @@ fn load(
         Ok(()) => exit_for(&summary),
         Err(_) => Exit::Failure,
     };
+    if let (Exit::Failure, Some(e), false) = (exit, &error, json) {
+        eprintln!("molingest: error: {e}");
+    }
     if json {
         let mut v = serde_json::to_value(&summary)?;
         v["run_id"] = run.to_string().into();
@@ -531,7 +546,9 @@ fn load(
 }
 
 fn exit_for(s: &Summary) -> Exit {
-    if s.records_rejected > 0 || s.files_failed > 0 {
+    if s.listings_failed > 0 {
+        Exit::Failure
+    } else if s.records_rejected > 0 || s.files_failed > 0 {
         Exit::Rejects
     } else {
         Exit::Success

@@ -534,3 +534,32 @@ async fn file_urls_take_the_object_store_path(pool: PgPool) {
         (Some(23), Some(0))
     );
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_source_that_cannot_be_listed_fails_the_run(pool: PgPool) {
+    let moto = Moto::start();
+    let url = url_of(&pool);
+    let (out, v) = load(
+        &url,
+        &moto.endpoint(),
+        &["s3://no-such-bucket/2026/", "--org", "acme", "--create-org"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "nothing could be listed: a failure, not rejects: {}",
+        show(&out)
+    );
+    assert_eq!(
+        (v["status"].as_str(), v["listings_failed"].as_u64()),
+        (Some("failed"), Some(1)),
+        "{v}"
+    );
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status::text, error FROM pipeline_executions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("could not be listed"));
+}

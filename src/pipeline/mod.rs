@@ -209,6 +209,12 @@ fn walk_stage(
             rejects.add(stats, r);
             true
         }
+        Found::ListingFailed(r) => {
+            complete = false;
+            Stats::add(&stats.listings_failed, 1);
+            rejects.add(stats, r);
+            true
+        }
     });
     // A listing that failed part-way says nothing about what vanished.
     if !complete {

@@ -21,6 +21,8 @@ pub struct Stats {
     pub files_failed: AtomicU64,
     /// Files loaded by an earlier run that are no longer there.
     pub files_vanished: AtomicU64,
+    /// Roots whose listing failed (the run is incomplete).
+    pub listings_failed: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_decoded: AtomicU64,
     /// Sizes of the files listed so far, and of those skipped unread (for
@@ -60,6 +62,7 @@ impl Stats {
             files_read: g(&self.files_read),
             files_failed: g(&self.files_failed),
             files_vanished: g(&self.files_vanished),
+            listings_failed: g(&self.listings_failed),
             bytes_read: g(&self.bytes_read),
             bytes_decoded: g(&self.bytes_decoded),
             records_parsed: parsed,
@@ -105,6 +108,7 @@ pub struct Summary {
     pub files_read: u64,
     pub files_failed: u64,
     pub files_vanished: u64,
+    pub listings_failed: u64,
     pub bytes_read: u64,
     pub bytes_decoded: u64,
     pub records_parsed: u64,

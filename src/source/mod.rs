@@ -127,6 +127,9 @@ pub enum Found {
     Ignored(String),
     /// Could not be listed or examined: a symlink loop, no permission, …
     Problem(Reject),
+    /// The listing of a root itself failed (no such bucket, no access): the
+    /// run cannot know what it should have loaded.
+    ListingFailed(Reject),
 }
 
 /// List every root in turn, handing each entry to `emit`; `emit` returns

@@ -92,7 +92,7 @@ impl Bucket {
                     Err(e) => {
                         // object_store has retried; the rest of the listing is lost.
                         let r = Reject::file(self.uri_prefix(), format!("listing failed: {e}"));
-                        return emit(Found::Problem(r));
+                        return emit(Found::ListingFailed(r));
                     }
                 };
                 if !emit(found) {
