@@ -95,6 +95,9 @@ fn bad_library() -> tempfile::TempDir {
     let mut dirty = sdf_record(b"nul\0title \xff\xfe end", MOL);
     dirty.extend_from_slice(b"> <NOTE>\nvalue \0with nul \xc3\x28\n\n$$$$\n");
     std::fs::write(p("dirty_text.sdf"), dirty).unwrap();
+    // A symlink loop: reported, the walk goes on.
+    std::fs::create_dir(p("loop")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), p("loop/back")).unwrap();
     dir
 }
 
@@ -131,6 +134,7 @@ fn every_kind_of_bad_input_is_reported_and_the_rest_is_read() {
     file_error("empty.smi", "empty");
     file_error("archive.pdb.gz", "tar archive");
     file_error("truncated_stream.smi.gz", "stream broken");
+    file_error("loop/back", "symlink loop");
 
     // The cut gzip stream keeps the records before the cut.
     let cut = of(&lines, "truncated_stream.smi.gz");

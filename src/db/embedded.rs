@@ -65,9 +65,17 @@ impl Embedded {
     pub fn ensure_running(&self) -> Result<String> {
         if !self.data_dir.join("PG_VERSION").exists() {
             self.init()?;
+            eprintln!(
+                "molingest: created a private PostgreSQL cluster in {}",
+                self.data_dir.display()
+            );
         }
         if !self.is_running() {
             self.start()?;
+            eprintln!(
+                "molingest: started the embedded PostgreSQL (Unix socket in {}; `molingest db stop` stops it)",
+                self.data_dir.display()
+            );
         }
         let exists = self.psql(&[
             "-tAc",

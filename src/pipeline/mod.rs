@@ -171,7 +171,8 @@ pub fn run(
     let (events_tx, events_rx) = bounded::<Event>(4);
 
     std::thread::scope(|s| {
-        s.spawn(move || walk_stage(roots, files_tx, known, stats, rejects));
+        let problems_tx = parse_tx.clone();
+        s.spawn(move || walk_stage(roots, files_tx, problems_tx, known, stats, rejects));
         for _ in 0..readers {
             let (rx, tx) = (files_rx.clone(), parse_tx.clone());
             s.spawn(move || read_stage(rx, tx, options, known, stats, rejects));
@@ -182,11 +183,13 @@ pub fn run(
     })
 }
 
-/// Walk problems (loops, permissions) go straight to the reject log. Once
-/// the listing is complete, files loaded before that are gone are reported.
+/// Walk problems (loops, permissions) are rejects, told to the sink like any
+/// refused file. Once the listing is complete, files loaded before that are
+/// gone are reported.
 fn walk_stage(
     roots: &[Root],
     tx: Sender<FileJob>,
+    problems: Sender<ToParse>,
     known: &dyn Known,
     stats: &Stats,
     rejects: &RejectLog,
@@ -206,14 +209,14 @@ fn walk_stage(
         }
         Found::Problem(r) => {
             complete = false;
-            rejects.add(stats, r);
-            true
+            rejects.add(stats, r.clone());
+            problems.send(ToParse::FileRejected(r)).is_ok()
         }
         Found::ListingFailed(r) => {
             complete = false;
             Stats::add(&stats.listings_failed, 1);
-            rejects.add(stats, r);
-            true
+            rejects.add(stats, r.clone());
+            problems.send(ToParse::FileRejected(r)).is_ok()
         }
     });
     // A listing that failed part-way says nothing about what vanished.
