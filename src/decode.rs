@@ -9,7 +9,7 @@ const READ_BUFFER: usize = 256 * 1024;
 /// How much decoded text is inspected to tell text from binary.
 const SNIFF_BYTES: usize = 8 * 1024;
 
-/// A decoded stream, and the first bytes of its text for sniffing.
+/// A decoded stream, and whether it was gzip.
 pub struct Decoded<'a> {
     pub reader: Box<dyn BufRead + Send + 'a>,
     pub gzip: bool,
@@ -49,11 +49,9 @@ pub fn refuse_binary(head: &[u8]) -> Option<&'static str> {
     None
 }
 
-/// Fill the reader's buffer to at least `want` bytes (or to the end) and
-/// return what is buffered, without consuming it.
+/// The first bytes of the stream, at most `want` (what one fill of its
+/// buffer holds), without consuming them: enough to sniff the content.
 pub fn peek(reader: &mut dyn BufRead, want: usize) -> io::Result<Vec<u8>> {
-    // A BufRead only exposes one buffer; copy up to `want` bytes through a
-    // small prefix so the caller can sniff without consuming.
     let buf = reader.fill_buf()?;
     Ok(buf[..buf.len().min(want)].to_vec())
 }

@@ -114,6 +114,10 @@ struct Open {
     model_ended: bool,
 }
 
+/// The splitter appends whole buffer fills to the pending chunk and walks
+/// the lines in place (memchr), so a line costs a scan, not a call and a
+/// copy. Lines that belong to no record (terminators, blank lines, text
+/// before the first MOL2 molecule) stay in the buffer outside every span.
 pub struct Splitter<R> {
     reader: R,
     rules: Rules,
@@ -121,6 +125,8 @@ pub struct Splitter<R> {
     next_index: u64,
     open: Option<Open>,
     pending: Chunk,
+    /// Start of the first line of `pending.data` not yet classified.
+    scan: usize,
     done: bool,
     error: Option<io::Error>,
     target_bytes: usize,
@@ -136,6 +142,7 @@ impl<R: BufRead> Splitter<R> {
             next_index: 0,
             open: None,
             pending: Chunk::default(),
+            scan: 0,
             done: false,
             error: None,
             target_bytes: 1 << 20,
@@ -155,6 +162,11 @@ impl<R: BufRead> Splitter<R> {
         self.line_no
     }
 
+    fn ready(&self) -> bool {
+        self.pending.spans.len() >= self.target_records
+            || self.pending.data.len() >= self.target_bytes && !self.pending.spans.is_empty()
+    }
+
     /// The next chunk of whole records; `Ok(None)` at the end. On a read error
     /// (a cut gzip stream, an I/O fault) the records completed so far come
     /// first and the error after them; the record being read when the stream
@@ -167,70 +179,74 @@ impl<R: BufRead> Splitter<R> {
             return Ok(None);
         }
         loop {
-            if self.pending.spans.len() >= self.target_records
-                || self.pending.data.len() >= self.target_bytes && !self.pending.spans.is_empty()
-            {
-                return Ok(Some(self.take_complete()));
+            while let Some(pos) = memchr::memchr(b'\n', &self.pending.data[self.scan..]) {
+                let (start, end) = (self.scan, self.scan + pos + 1);
+                self.scan = end;
+                self.line_no += 1;
+                self.on_line(start, end);
+                if self.ready() {
+                    return Ok(Some(self.take_complete()));
+                }
             }
-            let line_start = self.pending.data.len();
-            match self.reader.read_until(b'\n', &mut self.pending.data) {
-                Ok(0) => {
-                    self.done = true;
-                    self.close(self.pending.data.len());
-                    return Ok((!self.pending.spans.is_empty()).then(|| self.take_complete()));
+            let n = match self.reader.fill_buf() {
+                Ok(buf) => {
+                    self.pending.data.extend_from_slice(buf);
+                    buf.len()
                 }
-                Ok(_) => {
-                    self.line_no += 1;
-                    self.on_line(line_start);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    self.pending.data.truncate(line_start);
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.done = true;
-                    self.pending.data.truncate(line_start);
-                    if let Some(open) = self.open.take() {
-                        self.pending.data.truncate(open.start);
-                    }
+                    self.open = None; // it may be cut anywhere
+                    self.scan = self.pending.data.len();
                     if self.pending.spans.is_empty() {
                         return Err(e);
                     }
                     self.error = Some(e);
                     return Ok(Some(self.take_complete()));
                 }
+            };
+            if n == 0 {
+                // The end: a last line without a newline is a line too.
+                let end = self.pending.data.len();
+                if self.scan < end {
+                    let start = self.scan;
+                    self.scan = end;
+                    self.line_no += 1;
+                    self.on_line(start, end);
+                }
+                self.close(end);
+                self.done = true;
+                return Ok((!self.pending.spans.is_empty()).then(|| self.take_complete()));
             }
+            self.reader.consume(n);
         }
     }
 
-    fn on_line(&mut self, line_start: usize) {
-        let line = &self.pending.data[line_start..];
+    fn on_line(&mut self, start: usize, end: usize) {
+        let line = &self.pending.data[start..end];
         let is_atom = self.rules.is_atom_line(line);
         let model_ended = self.open.as_ref().is_some_and(|o| o.model_ended);
         match self.rules.classify(line, self.open.is_some()) {
             Action::Body if model_ended && is_atom => {
-                let removed = self.close(line_start);
-                self.open_at(line_start - removed, true, false);
+                self.close(start);
+                self.open_at(start, true, false);
             }
-            Action::Body => self.open_at(line_start, is_atom, false),
+            Action::Body => self.open_at(start, is_atom, false),
             Action::EndModel => {
-                self.pending.data.truncate(line_start);
                 if let Some(o) = self.open.as_mut() {
                     o.model_ended = true;
                 }
             }
-            Action::Drop => self.pending.data.truncate(line_start),
-            Action::End => {
-                self.pending.data.truncate(line_start);
-                self.close(line_start);
-            }
+            Action::Drop => {}
+            Action::End => self.close(start),
             Action::Start => {
-                let removed = self.close(line_start);
-                self.open_at(line_start - removed, false, true);
+                self.close(start);
+                self.open_at(start, false, true);
             }
             Action::Single => {
-                let removed = self.close(line_start);
-                self.open_at(line_start - removed, true, true);
-                self.close(self.pending.data.len());
+                self.close(start);
+                self.open_at(start, true, true);
+                self.close(end);
             }
         }
         self.check_size();
@@ -258,17 +274,14 @@ impl<R: BufRead> Splitter<R> {
     }
 
     /// Close the open record at `end`. Blank blocks, and PDB blocks without
-    /// atoms, are no record: their bytes are dropped, and the number of bytes
-    /// removed before `end` is returned (what follows moves down by that).
-    fn close(&mut self, end: usize) -> usize {
+    /// atoms, are no record (their bytes stay outside every span).
+    fn close(&mut self, end: usize) {
         let Some(open) = self.open.take() else {
-            return 0;
+            return;
         };
         let body = &self.pending.data[open.start..end];
-        let blank = body.iter().all(u8::is_ascii_whitespace);
-        if (blank || !open.has_atoms) && !open.too_large {
-            self.pending.data.drain(open.start..end);
-            return end - open.start;
+        if (body.iter().all(u8::is_ascii_whitespace) || !open.has_atoms) && !open.too_large {
+            return;
         }
         self.pending.spans.push(Span {
             start: open.start,
@@ -280,27 +293,26 @@ impl<R: BufRead> Splitter<R> {
                 .then(|| format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)),
         });
         self.next_index += 1;
-        0
     }
 
     /// A record that outgrows the limit keeps its place (and number) but not
     /// its bytes.
     fn check_size(&mut self) {
         if let Some(open) = self.open.as_mut() {
-            if self.pending.data.len() - open.start > MAX_RECORD_BYTES {
+            if self.scan - open.start > MAX_RECORD_BYTES {
                 open.too_large = true;
-                self.pending.data.truncate(open.start);
+                self.pending.data.drain(open.start..self.scan);
+                self.scan = open.start;
             }
         }
     }
 
-    /// Move the completed records out, keeping the open one's bytes.
+    /// Move the completed records out, keeping the open record's bytes and
+    /// the lines not yet classified.
     fn take_complete(&mut self) -> Chunk {
-        let tail_start = self
-            .open
-            .as_ref()
-            .map_or(self.pending.data.len(), |o| o.start);
+        let tail_start = self.open.as_ref().map_or(self.scan, |o| o.start);
         let tail = self.pending.data.split_off(tail_start);
+        self.scan -= tail_start;
         if let Some(o) = self.open.as_mut() {
             o.start = 0;
         }
