@@ -563,3 +563,87 @@ async fn a_source_that_cannot_be_listed_fails_the_run(pool: PgPool) {
     assert_eq!(status, "failed");
     assert!(error.unwrap_or_default().contains("could not be listed"));
 }
+
+/// A plain HTTP server (Python's http.server) on a free loopback port.
+struct HttpServer {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpServer {
+    fn serve(dir: &std::path::Path) -> HttpServer {
+        let port = free_port();
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("http.log");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "http.server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        HttpServer {
+            child,
+            port,
+            log,
+            _dir: logs,
+        }
+    }
+
+    fn gets(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("\"GET ")
+            .count()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn an_http_url_loads_its_object_once(pool: PgPool) {
+    let server = HttpServer::serve(&root().join("sample_data"));
+    let url = url_of(&pool);
+    let src = format!(
+        "http://127.0.0.1:{}/meeko__example__tutorial1__mols.sdf.gz",
+        server.port
+    );
+    let (out, v) = load(&url, "", &[&src, "--org", "acme", "--create-org"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 741, "{v}");
+    let uri: String = sqlx::query_scalar("SELECT source_uri FROM molecule_files")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(uri, src, "the location keeps its port");
+    assert_eq!(server.gets(), 1);
+    // No ETag here: size and last-modified say it is unchanged.
+    let (_, v) = load(&url, "", &[&src, "--org", "acme"]);
+    assert_eq!(
+        (
+            v["files_unchanged"].as_u64(),
+            v["records_inserted"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{v}"
+    );
+    assert_eq!(server.gets(), 1, "the re-run downloads nothing");
+}

@@ -45,18 +45,25 @@ impl Bucket {
     pub fn open(arg: &str, rt: &tokio::runtime::Handle) -> Result<Bucket, Error> {
         let url =
             url::Url::parse(arg).map_err(|e| Error::Input(format!("{arg}: not a URL: {e}")))?;
-        let options = std::env::vars().filter_map(|(k, v)| {
-            let known = ["AWS_", "GOOGLE_", "AZURE_", "OBJECT_STORE_"];
-            known
-                .iter()
-                .any(|p| k.starts_with(p))
-                .then(|| (k.to_ascii_lowercase(), v))
-        });
+        let mut options: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| {
+                ["AWS_", "GOOGLE_", "AZURE_", "OBJECT_STORE_"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        // An http:// URL says plain HTTP is wanted (object_store refuses it by default).
+        if url.scheme() == "http" {
+            options.push(("allow_http".into(), "true".into()));
+        }
         let (store, prefix) = object_store::parse_url_opts(&url, options)
             .map_err(|e| Error::Input(format!("{arg}: {e}")))?;
-        let base = match url.host_str() {
-            Some(h) => format!("{}://{h}", url.scheme()),
-            None => format!("{}://", url.scheme()),
+        // Scheme, host and port: never the credentials a URL may carry.
+        let base = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", url.scheme()),
+            (Some(h), None) => format!("{}://{h}", url.scheme()),
+            _ => format!("{}://", url.scheme()),
         };
         Ok(Bucket {
             store: Arc::from(store),
