@@ -103,10 +103,7 @@ fn bad_library() -> tempfile::TempDir {
 
 fn scan_lines(dir: &Path) -> (Option<i32>, Vec<Value>) {
     let out = molingest(None, &["scan", dir.to_str().unwrap(), "--jsonl"]);
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     (out.status.code(), lines)
 }
 
@@ -255,11 +252,7 @@ async fn a_load_of_bad_input_loads_everything_good_once(pool: PgPool) {
     assert_eq!(long_name.len(), 255);
 
     // Every reject is in the report with file, record (or none for a file), line and reason.
-    let rejects: Vec<Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rejects: Vec<Value> = json_lines(&std::fs::read(&report).unwrap());
     assert_eq!(
         rejects.len() as u64,
         v["records_rejected"].as_u64().unwrap() + v["files_failed"].as_u64().unwrap()

@@ -33,10 +33,7 @@ fn frames_are_records_and_bad_files_are_rejected_not_panics() {
     let dir = library();
     let out = molingest(None, &["scan", dir.path().to_str().unwrap(), "--jsonl"]);
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     let waters: Vec<&Value> = lines.iter().filter(|v| v["path"] == "waters.xyz").collect();
     assert_eq!(waters.len(), 2, "one record per frame");
     for w in &waters {

@@ -9,10 +9,7 @@ use serde_json::Value;
 fn scan_jsonl_has_one_line_per_record_with_every_field() {
     let out = molingest(None, &["scan", "sample_data", "--jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     assert_eq!(lines.len(), 1020);
     let first = lines
         .iter()
@@ -58,10 +55,7 @@ fn scan_reports_broken_input_and_goes_on() {
         "completed with rejects: {}",
         show(&out)
     );
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     let status = |path: &str| {
         lines
             .iter()

@@ -59,6 +59,14 @@ pub fn show(out: &Output) -> String {
     )
 }
 
+/// Every line of a JSONL text, parsed.
+pub fn json_lines(text: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 /// Copy files into a fresh temporary directory.
 pub fn dir_with(files: &[(&Path, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
