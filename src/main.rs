@@ -218,7 +218,7 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Migrate { direction } => {
-            let (url, _) = database(&cli)?;
+            let url = database(&cli, &rt)?;
             rt.block_on(async {
                 let pool = db::connect(&url).await?;
                 match direction {
@@ -253,7 +253,7 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Org { ref command } => {
-            let (url, _) = database(&cli)?;
+            let url = database(&cli, &rt)?;
             rt.block_on(async {
                 let pool = connect_ready(&url).await?;
                 match command {
@@ -281,7 +281,7 @@ fn run(cli: Cli) -> Result<Exit> {
             full,
             ref tuning,
         } => {
-            let (url, _) = database(&cli)?;
+            let url = database(&cli, &rt)?;
             load(
                 &rt,
                 &url,
@@ -303,27 +303,22 @@ fn embedded(data_dir: &Option<PathBuf>) -> Result<Embedded> {
 }
 
 /// The database URL, starting the embedded server (and applying the
-/// migrations to it) when none was given. The flag says it is embedded.
-fn database(cli: &Cli) -> Result<(String, bool)> {
+/// migrations to it) when none was given.
+fn database(cli: &Cli, rt: &tokio::runtime::Runtime) -> Result<String> {
     if let Some(url) = &cli.database_url {
-        return Ok((url.clone(), false));
+        return Ok(url.clone());
     }
-    let e = embedded(&cli.data_dir)?;
-    let url = e.ensure_running()?;
-    let is_migrate = matches!(cli.command, Command::Migrate { .. });
-    if !is_migrate {
+    let url = embedded(&cli.data_dir)?.ensure_running()?;
+    if !matches!(cli.command, Command::Migrate { .. }) {
         // Our own private cluster: keep its schema current without asking.
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(async {
-                let pool = db::connect(&url).await?;
-                db::migrate_up(&pool).await?;
-                pool.close().await;
-                Ok::<_, Error>(())
-            })?;
+        rt.block_on(async {
+            let pool = db::connect(&url).await?;
+            db::migrate_up(&pool).await?;
+            pool.close().await;
+            Ok::<_, Error>(())
+        })?;
     }
-    Ok((url, true))
+    Ok(url)
 }
 
 /// Connect and check that the schema is there.

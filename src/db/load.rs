@@ -145,7 +145,7 @@ impl DbSink {
         writers: usize,
         stats: Arc<Stats>,
     ) -> Result<Self, Error> {
-        let control = rt.block_on(connect(url, "molingest"))?;
+        let control = rt.block_on(super::connection(url, "molingest"))?;
         let (tx, rx) = mpsc::channel::<Batch>(1);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let committed = Arc::new(std::sync::Mutex::new(Committed::default()));
@@ -380,14 +380,8 @@ impl Drop for DbSink {
     }
 }
 
-async fn connect(url: &str, name: &str) -> Result<PgConnection, Error> {
-    use std::str::FromStr;
-    let options = sqlx::postgres::PgConnectOptions::from_str(url)?.application_name(name);
-    Ok(PgConnection::connect_with(&options).await?)
-}
-
 async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
-    let mut conn = connect(url, "molingest-writer").await?;
+    let mut conn = super::connection(url, "molingest-writer").await?;
     create_stage(&mut conn).await?;
     Ok(conn)
 }

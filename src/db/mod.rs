@@ -32,6 +32,14 @@ pub async fn connect(url: &str) -> Result<PgPool> {
         .await?)
 }
 
+/// One connection of its own (writers, the run's lock), named for
+/// pg_stat_activity.
+pub async fn connection(url: &str, name: &str) -> Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    let options = PgConnectOptions::from_str(url)?.application_name(name);
+    Ok(sqlx::PgConnection::connect_with(&options).await?)
+}
+
 pub async fn migrate_up(pool: &PgPool) -> Result<()> {
     MIGRATOR.run(pool).await?;
     Ok(())
@@ -209,11 +217,7 @@ pub async fn try_lock_source(
     org: Uuid,
     source: &str,
 ) -> Result<Result<sqlx::PgConnection, sqlx::PgConnection>> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect_with(
-        &PgConnectOptions::from_str(url)?.application_name("molingest-lock"),
-    )
-    .await?;
+    let mut conn = connection(url, "molingest-lock").await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(source_lock_key(org, source))
         .fetch_one(&mut conn)
