@@ -346,12 +346,12 @@ async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
         let org: uuid::Uuid = sqlx::query_scalar("SELECT id FROM organizations")
             .fetch_one(&mut db)
             .await?;
-        molingest::db::load::create_stage(&mut db).await?;
+        molingest::db::row::create_stage(&mut db).await?;
         let start = Instant::now();
         if staging {
             let mut tx = molingest::db::tenant(&mut db, org).await?;
-            copy_in(&mut tx, molingest::db::load::COPY_TO_STAGE, &staged).await?;
-            sqlx::query(molingest::db::load::MOVE_FROM_STAGE)
+            copy_in(&mut tx, &molingest::db::row::STAGE.copy, &staged).await?;
+            sqlx::query(&molingest::db::row::STAGE.move_rows)
                 .bind(org)
                 .execute(&mut *tx)
                 .await?;

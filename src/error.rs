@@ -77,6 +77,9 @@ pub enum Error {
     Input(String),
     #[error("pipeline: {0}")]
     Pipeline(String),
+    /// Whoever read our output went away (`| head`): stop, successfully.
+    #[error("output closed")]
+    OutputClosed,
 }
 
 impl Error {

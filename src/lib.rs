@@ -3,14 +3,19 @@
 //!
 //! The modules follow the data: [`source`] lists files, [`decode`] turns
 //! bytes into text, [`formats`] splits and parses records, [`chem`] computes
-//! formula and weight, [`pipeline`] runs those stages concurrently into a
-//! sink, which is [`db`] (load) or [`scan`] (JSONL, no database).
+//! formula and weight from the molecular graph, [`pipeline`] runs those
+//! stages concurrently into a sink, which is [`db`] (load) or [`scan`]
+//! (JSONL, no database). [`workflow`] holds the commands (`load`, `scan`,
+//! administration) as functions from a request to a report; [`exit`] is the
+//! one exit-code table.
 
 pub mod chem;
 pub mod db;
 pub mod decode;
 pub mod error;
+pub mod exit;
 pub mod formats;
 pub mod pipeline;
 pub mod scan;
 pub mod source;
+pub mod workflow;

@@ -1,5 +1,7 @@
-//! The `scan` sink: the pipeline without the database. With `--jsonl` it
-//! prints one JSON line per record (and per refused file) on stdout.
+//! The `scan` sink, and the one record schema: with `--jsonl`, `scan`
+//! prints one [`RecordLine`] per record (and per refused file) on stdout.
+//! The README's "Record lines" table documents these fields; add a field
+//! here and there, nowhere else.
 
 use crate::error::{Error, Reject};
 use crate::pipeline::{Event, Outcome, Sink};
@@ -17,22 +19,41 @@ impl<W: Write> JsonlSink<W> {
     }
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    path: &'a str,
-    record: Option<u64>,
-    line: Option<u64>,
-    format: Option<&'a str>,
-    title: Option<&'a str>,
-    formula: Option<&'a str>,
-    mw: Option<f64>,
-    charge: Option<i32>,
-    hash: Option<String>,
-    status: &'static str,
-    error: Option<&'a str>,
+/// One line of `scan --jsonl`: a record, or a whole file (`record: null`).
+#[derive(Debug, Serialize)]
+pub struct RecordLine<'a> {
+    /// The file, relative to the root the user named.
+    pub path: &'a str,
+    /// 0-based record index in the file; null for a whole-file line.
+    pub record: Option<u64>,
+    /// 1-based line the record starts on (decompressed text).
+    pub line: Option<u64>,
+    /// The format the content was read as.
+    pub format: Option<&'a str>,
+    pub title: Option<&'a str>,
+    /// Hill formula, implicit hydrogens included.
+    pub formula: Option<&'a str>,
+    /// Average molecular weight, 4 decimals.
+    pub mw: Option<f64>,
+    /// Net formal charge.
+    pub charge: Option<i32>,
+    /// blake3 of the normalised record text (hex): record-level dedup key.
+    pub hash: Option<String>,
+    /// `ok` or `rejected`.
+    pub status: &'static str,
+    /// Why it was rejected.
+    pub error: Option<&'a str>,
 }
 
-impl<'a> Line<'a> {
+/// Field names of [`RecordLine`], in output order (for docs and tests).
+pub const RECORD_FIELDS: &[&str] = &[
+    "path", "record", "line", "format", "title", "formula", "mw", "charge", "hash", "status",
+    "error",
+];
+
+type Line<'a> = RecordLine<'a>;
+
+impl<'a> RecordLine<'a> {
     fn rejected(r: &'a Reject, format: Option<&'a str>) -> Self {
         Line {
             path: &r.path,
@@ -56,8 +77,11 @@ impl<W: Write> Sink for JsonlSink<W> {
             return Ok(());
         };
         let write = |out: &mut W, line: &Line| -> Result<(), Error> {
-            serde_json::to_writer(&mut *out, line).map_err(|e| Error::Pipeline(e.to_string()))?;
-            out.write_all(b"\n").map_err(|e| Error::io("stdout", e))
+            serde_json::to_writer(&mut *out, line).map_err(|e| match e.io_error_kind() {
+                Some(kind) => output_error(std::io::Error::from(kind)),
+                None => Error::Pipeline(e.to_string()),
+            })?;
+            out.write_all(b"\n").map_err(output_error)
         };
         match &event {
             Event::Records(file, outcomes) => {
@@ -97,9 +121,19 @@ impl<W: Write> Sink for JsonlSink<W> {
 
     fn finish(&mut self) -> Result<(), Error> {
         if let Some(out) = self.out.as_mut() {
-            out.flush().map_err(|e| Error::io("stdout", e))?;
+            out.flush().map_err(output_error)?;
         }
         Ok(())
+    }
+}
+
+/// A closed pipe means the reader has what it wanted (`| head`): the run
+/// stops, and that is not a failure (ripgrep's rule).
+fn output_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::OutputClosed
+    } else {
+        Error::io("stdout", e)
     }
 }
 

@@ -92,3 +92,54 @@ fn usage_errors_exit_2_and_help_teaches() {
         assert!(help.contains(needed), "{needed} in {help}");
     }
 }
+
+#[test]
+fn scan_into_a_closed_pipe_is_success() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_molingest"))
+        .args(["scan", "sample_data", "--jsonl"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+    } // `| head -1`: the reader goes away
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Broken pipe"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_database_error_is_printed_once() {
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        return;
+    };
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{server}/molingest_no_such_database");
+    let out = molingest(Some(&url), &["load", "sample_data", "--org", "acme"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("does not exist").count(),
+        1,
+        "the cause is said once: {stderr}"
+    );
+    // With --json, the failure is one JSON document too.
+    let out = molingest(
+        Some(&url),
+        &["load", "sample_data", "--org", "acme", "--json"],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["status"], "failed");
+    assert!(v["error"].as_str().unwrap().contains("does not exist"));
+}

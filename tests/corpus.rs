@@ -8,7 +8,7 @@ mod common;
 
 use molingest::formats::Format;
 use molingest::pipeline::stats::{RejectLog, Stats};
-use molingest::pipeline::{self, NothingKnown, Options};
+use molingest::pipeline::{self, Options};
 use molingest::scan::JsonlSink;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -21,15 +21,9 @@ fn every_reference_record_agrees() {
     let mut out = Vec::new();
     {
         let mut sink = JsonlSink::new(Some(&mut out));
-        let options = Options {
-            hash_files: false,
-            ..Options::default()
-        };
         pipeline::run(
             &[molingest::source::Root::Local(corpus.clone())],
-            &options,
-            &NothingKnown,
-            None,
+            &Options::default(),
             &mut sink,
             &stats,
             &rejects,

@@ -122,6 +122,56 @@ pub struct Summary {
     pub busy_seconds: StageTimes,
 }
 
+impl Summary {
+    /// The summary a person reads on stderr at the end of `what` (`scan`,
+    /// `load`); `run` is the run record's id for a load.
+    pub fn render(&self, what: &str, run: Option<&str>) -> String {
+        use std::fmt::Write as _;
+        let s = self;
+        let b = &s.busy_seconds;
+        let mut o = String::new();
+        let _ = writeln!(o, "molingest {what}: {:.2} s", s.seconds);
+        let _ = writeln!(
+            o,
+            "  files     {} seen, {} read, {} unchanged, {} failed, {} not molecule files",
+            s.files_seen, s.files_read, s.files_unchanged, s.files_failed, s.files_ignored
+        );
+        if run.is_some() {
+            let _ = writeln!(
+                o,
+                "  records   {} parsed, {} inserted, {} duplicate, {} rejected",
+                s.records_parsed, s.records_inserted, s.records_duplicate, s.records_rejected
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "  records   {} parsed, {} rejected",
+                s.records_parsed, s.records_rejected
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  data      {:.1} MB read, {:.1} MB decoded, {:.1} MB/s",
+            s.bytes_read as f64 / 1e6,
+            s.bytes_decoded as f64 / 1e6,
+            s.mb_per_second
+        );
+        let _ = writeln!(o, "  rate      {:.0} molecules/s", s.molecules_per_second);
+        let _ = writeln!(
+            o,
+            "  busy      read {:.2} s, parse {:.2} s, sink {:.2} s, database {:.2} s (summed over connections)",
+            b.read, b.parse, b.sink, b.database
+        );
+        if let Some(run) = run {
+            let _ = writeln!(o, "  run       {run}");
+            if s.records_inserted == 0 && s.records_rejected == 0 {
+                let _ = writeln!(o, "  nothing new: every molecule found was already loaded");
+            }
+        }
+        o
+    }
+}
+
 /// How many rejects the run record keeps (the JSONL report keeps all).
 pub const REJECTS_KEPT: usize = 1000;
 

@@ -1,0 +1,103 @@
+//! File bookkeeping in `molecule_files`: a file is registered before any
+//! batch holding its rows is sent, and completed (or failed) only once all
+//! of them have committed.
+
+use super::tenant;
+use crate::error::Error;
+use crate::pipeline::{FileEnd, FileInfo};
+use sqlx::postgres::PgConnection;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Register files in `molecule_files` (a file loaded before keeps its row).
+pub async fn register_files(
+    conn: &mut PgConnection,
+    org: Uuid,
+    files: &[Arc<FileInfo>],
+) -> Result<(), Error> {
+    let mut tx = tenant(&mut *conn, org).await?;
+    {
+        let mut uri = Vec::new();
+        let mut format = Vec::new();
+        let mut compression = Vec::new();
+        let mut size = Vec::new();
+        let mut mtime = Vec::new();
+        let mut hash = Vec::new();
+        let mut etag = Vec::new();
+        for f in files {
+            etag.push(f.job.etag.clone());
+            uri.push(f.job.uri.clone());
+            format.push(f.format.db_value());
+            compression.push(f.gzip.then_some("gzip"));
+            size.push(f.job.size as i64);
+            mtime.push(f.job.mtime_ns.map(|n| n / 1000));
+            hash.push(f.hash.unwrap_or_default().to_vec());
+        }
+        sqlx::query(
+            "INSERT INTO molecule_files
+                 (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash, etag)
+             SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
+                    'epoch'::timestamptz + u.mtime_us * interval '1 microsecond', u.hash, u.etag
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[], $8::text[])
+                  AS u(uri, format, compression, size, mtime_us, hash, etag)
+             ORDER BY u.hash
+             ON CONFLICT (organization_id, content_hash) DO NOTHING",
+        )
+        .bind(org)
+        .bind(&uri)
+        .bind(&format)
+        .bind(&compression)
+        .bind(&size)
+        .bind(&mtime)
+        .bind(&hash)
+        .bind(&etag)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Mark ended files completed (or failed, when their stream broke).
+pub async fn complete_files(
+    conn: &mut PgConnection,
+    org: Uuid,
+    ended: &[(Arc<FileInfo>, FileEnd, u64)],
+) -> Result<(), Error> {
+    let mut tx = tenant(&mut *conn, org).await?;
+    {
+        let mut hash = Vec::new();
+        let mut status = Vec::new();
+        let mut records = Vec::new();
+        let mut rejected = Vec::new();
+        let mut error = Vec::new();
+        for (f, end, _) in ended {
+            hash.push(f.hash.unwrap_or_default().to_vec());
+            status.push(if end.error.is_some() {
+                "failed"
+            } else {
+                "completed"
+            });
+            records.push(end.records as i64);
+            rejected.push(end.rejected as i64);
+            error.push(end.error.clone());
+        }
+        sqlx::query(
+            "UPDATE molecule_files f SET status = u.status::job_status, record_count = u.records,
+                    rejected_count = u.rejected, error = u.error, completed_at = now()
+             FROM UNNEST($2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::text[])
+                  AS u(hash, status, records, rejected, error)
+             WHERE f.organization_id = $1 AND f.content_hash = u.hash",
+        )
+        .bind(org)
+        .bind(&hash)
+        .bind(&status)
+        .bind(&records)
+        .bind(&rejected)
+        .bind(&error)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

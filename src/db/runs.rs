@@ -1,0 +1,149 @@
+//! Run records (`pipeline_executions`) and the per-source advisory lock
+//! that keeps two loads of one source from writing at once.
+
+use super::{connection, tenant};
+use crate::error::{Reject, Result};
+use crate::pipeline::stats::Summary;
+use sqlx::postgres::PgPool;
+use uuid::Uuid;
+
+fn source_lock_key(org: Uuid, source: &str) -> i64 {
+    let h = blake3::Hasher::new()
+        .update(org.as_bytes())
+        .update(source.as_bytes())
+        .finalize();
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&h.as_bytes()[..8]);
+    i64::from_le_bytes(k)
+}
+
+/// Take the session advisory lock of (organization, source) on a connection
+/// of its own, held for the run: `Ok(connection)` holds it; `Err(connection)`
+/// means another run holds it (wait with [`wait_lock_source`]).
+pub async fn try_lock_source(
+    url: &str,
+    org: Uuid,
+    source: &str,
+) -> Result<Result<sqlx::PgConnection, sqlx::PgConnection>> {
+    let mut conn = connection(url, "molingest-lock").await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(source_lock_key(org, source))
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(if got { Ok(conn) } else { Err(conn) })
+}
+
+pub async fn wait_lock_source(
+    conn: &mut sqlx::PgConnection,
+    org: Uuid,
+    source: &str,
+) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(source_lock_key(org, source))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Record the start of a load (a `pipeline_executions` row of the
+/// organization's 'molingest load' pipeline).
+pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
+    let mut tx = tenant(pool, org).await?;
+    let pipeline: Uuid = sqlx::query_scalar(
+        "INSERT INTO pipelines (organization_id, name, definition)
+         VALUES ($1, 'molingest load', '{\"tool\": \"molingest\"}')
+         ON CONFLICT (organization_id, name) DO UPDATE SET name = EXCLUDED.name
+         RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await?;
+    let run: Uuid = sqlx::query_scalar(
+        "INSERT INTO pipeline_executions (organization_id, pipeline_id, status, source)
+         VALUES ($1, $2, 'running', $3) RETURNING id",
+    )
+    .bind(org)
+    .bind(pipeline)
+    .bind(source)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// Final state of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Completed,
+    Failed,
+}
+
+/// Close the run record with its counts, rejects and notices (vanished
+/// files, names that do not match their content), and audit it.
+/// How a run ended, for its record.
+pub struct RunEnd<'a> {
+    pub status: RunStatus,
+    pub summary: &'a Summary,
+    pub rejects: &'a [Reject],
+    pub notices: &'a [String],
+    pub error: Option<&'a str>,
+}
+
+pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -> Result<()> {
+    let RunEnd {
+        status,
+        summary,
+        rejects,
+        notices,
+        error,
+    } = *end;
+    let status = match status {
+        RunStatus::Completed => "completed",
+        RunStatus::Failed => "failed",
+    };
+    let mut stats = serde_json::to_value(summary).unwrap_or_default();
+    stats["notices"] = serde_json::json!(notices);
+    let rejects = serde_json::to_value(rejects).unwrap_or_default();
+    let mut tx = tenant(pool, org).await?;
+    sqlx::query(
+        "UPDATE pipeline_executions SET
+            status = $3::job_status, finished_at = now(),
+            files_seen = $4, files_loaded = $5, files_skipped = $6, files_failed = $7,
+            records_parsed = $8, records_inserted = $9, records_duplicate = $10,
+            records_rejected = $11, bytes_read = $12, rejects = $13, stats = $14, error = $15
+         WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(org)
+    .bind(run)
+    .bind(status)
+    .bind(summary.files_seen as i64)
+    .bind(summary.files_read as i64)
+    .bind(summary.files_unchanged as i64)
+    .bind(summary.files_failed as i64)
+    .bind(summary.records_parsed as i64)
+    .bind(summary.records_inserted as i64)
+    .bind(summary.records_duplicate as i64)
+    .bind(summary.records_rejected as i64)
+    .bind(summary.bytes_read as i64)
+    .bind(&rejects)
+    .bind(&stats)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_log (organization_id, action, entity_type, entity_id, details)
+         VALUES ($1, 'molecules.load', 'pipeline_execution', $2, $3)",
+    )
+    .bind(org)
+    .bind(run)
+    .bind(serde_json::json!({
+        "status": status,
+        "records_inserted": summary.records_inserted,
+        "records_rejected": summary.records_rejected,
+        "files_read": summary.files_read,
+    }))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

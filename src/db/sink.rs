@@ -1,0 +1,328 @@
+//! The database sink. Rows arrive already encoded as COPY text (see
+//! [`CopyRows`], run in the parallel parse stage); the sink thread packs them
+//! into batches and hands each to one of several writer tasks, each with its
+//! own connection. A writer's batch is one transaction, as the tenant:
+//!
+//! 1. COPY the rows into a temporary staging table (PostgreSQL refuses COPY
+//!    into a table with row-level security for a role subject to it);
+//! 2. `INSERT … SELECT … ORDER BY content_hash ON CONFLICT DO NOTHING` into
+//!    `molecules`, and the computed properties of the rows that went in.
+//!
+//! The sink's own connection keeps the file bookkeeping in order while
+//! writers commit in any order:
+//! - a file is registered in `molecule_files` before any batch holding its
+//!   rows is sent;
+//! - a file is marked completed only when every batch up to the last one that
+//!   could hold its rows has committed (a commit watermark).
+//!
+//! So a killed run leaves its unfinished files incomplete; the next run reads
+//! them again and the unique key drops what was already loaded. Inserting in
+//! hash order keeps concurrent writers (and concurrent runs) from deadlocking.
+
+use super::files::{complete_files, register_files};
+use super::row::{create_stage, CopyRows, STAGE};
+use super::tenant;
+use crate::error::Error;
+use crate::pipeline::stats::Stats;
+use crate::pipeline::{Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Sink};
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// When a batch is sent to the database: whichever limit comes first.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            rows: 10_000,
+            bytes: 16 << 20,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    seq: u64,
+    copy: Vec<u8>,
+    rows: u64,
+}
+
+/// Which batches have committed: every batch below `watermark` has.
+#[derive(Default)]
+struct Committed {
+    watermark: u64,
+    above: std::collections::BTreeSet<u64>,
+}
+
+impl Committed {
+    fn mark(&mut self, seq: u64) {
+        self.above.insert(seq);
+        while self.above.remove(&self.watermark) {
+            self.watermark += 1;
+        }
+    }
+}
+
+/// How the database sink writes.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkOptions {
+    pub limits: BatchLimits,
+    /// Connections writing batches at once.
+    pub writers: usize,
+    /// Read every file again, even those already loaded (`load --full`).
+    pub reread_all: bool,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions {
+            limits: BatchLimits::default(),
+            writers: 2,
+            reread_all: false,
+        }
+    }
+}
+
+pub struct DbSink {
+    rt: Handle,
+    org: Uuid,
+    limits: BatchLimits,
+    /// The organization's completed files, so unchanged ones are skipped.
+    known: Arc<dyn Known>,
+    /// The sink's own connection: file registration and completion.
+    control: PgConnection,
+    batch: Batch,
+    /// Files begun but not yet registered.
+    unregistered: Vec<Arc<FileInfo>>,
+    /// Files ended, with the batch that must commit before they are complete.
+    ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
+    committed: Arc<std::sync::Mutex<Committed>>,
+    tx: Option<mpsc::Sender<Batch>>,
+    writers: Vec<tokio::task::JoinHandle<Result<(), Error>>>,
+}
+
+impl DbSink {
+    /// Open the control connection and the writer connections, and look up
+    /// what the organization already holds.
+    pub fn open(
+        rt: &Handle,
+        url: &str,
+        org: Uuid,
+        options: SinkOptions,
+        stats: Arc<Stats>,
+    ) -> Result<Self, Error> {
+        let SinkOptions {
+            limits,
+            writers,
+            reread_all,
+        } = options;
+        let mut control = rt.block_on(super::connection(url, "molingest"))?;
+        let known: Arc<dyn Known> = if reread_all {
+            Arc::new(NothingKnown)
+        } else {
+            Arc::new(rt.block_on(super::known::known_files(&mut control, org))?)
+        };
+        let (tx, rx) = mpsc::channel::<Batch>(1);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let committed = Arc::new(std::sync::Mutex::new(Committed::default()));
+        let mut handles = Vec::new();
+        for _ in 0..writers.max(1) {
+            let mut conn = rt.block_on(connect_writer(url))?;
+            let (rx, stats, committed) = (rx.clone(), stats.clone(), committed.clone());
+            handles.push(rt.spawn(async move {
+                loop {
+                    let Some(batch) = rx.lock().await.recv().await else {
+                        break;
+                    };
+                    let t = Instant::now();
+                    let seq = batch.seq;
+                    write_batch(&mut conn, org, batch, &stats).await?;
+                    Stats::add_time(&stats.busy_db_ns, t.elapsed());
+                    if let Ok(mut c) = committed.lock() {
+                        c.mark(seq);
+                    }
+                }
+                let _ = conn.close().await;
+                Ok(())
+            }));
+        }
+        Ok(DbSink {
+            rt: rt.clone(),
+            org,
+            limits,
+            known,
+            control,
+            batch: Batch::default(),
+            unregistered: Vec::new(),
+            ended: Vec::new(),
+            committed,
+            tx: Some(tx),
+            writers: handles,
+        })
+    }
+
+    /// Send the current batch to a writer (after registering its files), and
+    /// complete the files whose batches have all committed.
+    fn flush(&mut self) -> Result<(), Error> {
+        if self.batch.rows > 0 {
+            self.register_files()?;
+            let next = Batch {
+                seq: self.batch.seq + 1,
+                ..Batch::default()
+            };
+            let batch = std::mem::replace(&mut self.batch, next);
+            let sent = self.tx.as_ref().map(|tx| tx.blocking_send(batch));
+            if !matches!(sent, Some(Ok(()))) {
+                // A writer stopped: its error says why.
+                return Err(self
+                    .join_writers()
+                    .err()
+                    .unwrap_or_else(|| Error::Pipeline("database writer stopped".into())));
+            }
+        }
+        self.complete_files(false)
+    }
+
+    fn register_files(&mut self) -> Result<(), Error> {
+        if self.unregistered.is_empty() {
+            return Ok(());
+        }
+        let files = std::mem::take(&mut self.unregistered);
+        self.rt
+            .block_on(register_files(&mut self.control, self.org, &files))
+    }
+
+    /// Mark completed the ended files whose batches have all committed (all
+    /// of them when `all`, after the writers have finished).
+    fn complete_files(&mut self, all: bool) -> Result<(), Error> {
+        let watermark = match self.committed.lock() {
+            Ok(c) => c.watermark,
+            Err(_) => return Err(Error::Pipeline("commit tracking poisoned".into())),
+        };
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ended)
+            .into_iter()
+            .partition(|(_, _, needs)| all || *needs < watermark);
+        self.ended = waiting;
+        if ready.is_empty() {
+            return Ok(());
+        }
+        self.rt
+            .block_on(complete_files(&mut self.control, self.org, &ready))
+    }
+
+    fn join_writers(&mut self) -> Result<(), Error> {
+        self.tx = None;
+        let mut result = Ok(());
+        for w in std::mem::take(&mut self.writers) {
+            let r = self
+                .rt
+                .block_on(w)
+                .map_err(|e| Error::Pipeline(format!("database writer: {e}")))
+                .and_then(|r| r);
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+}
+
+impl Sink for DbSink {
+    /// A file's rows are keyed to its content hash: every file must have one.
+    fn needs(&self) -> Needs {
+        Needs {
+            file_hashes: true,
+            encoder: Some(Arc::new(CopyRows)),
+            known: self.known.clone(),
+        }
+    }
+
+    fn event(&mut self, event: Event) -> Result<(), Error> {
+        match event {
+            Event::Begin(f) => {
+                if f.hash.is_none() {
+                    return Err(Error::Pipeline(format!(
+                        "{}: no content hash; the database sink cannot key its rows",
+                        f.job.display
+                    )));
+                }
+                self.unregistered.push(f)
+            }
+            Event::Records(_, outcomes) => {
+                for o in &outcomes {
+                    if let Outcome::Molecule(m) = o {
+                        self.batch.copy.extend_from_slice(&m.encoded);
+                        self.batch.rows += 1;
+                    }
+                }
+                if self.batch.rows as usize >= self.limits.rows
+                    || self.batch.copy.len() >= self.limits.bytes
+                {
+                    self.flush()?;
+                }
+            }
+            // Its rows are in batches up to the current one.
+            Event::End(f, end) => self.ended.push((f, end, self.batch.seq)),
+            Event::FileRejected(_) => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        self.join_writers()?;
+        self.register_files()?;
+        self.complete_files(true)
+    }
+}
+
+impl Drop for DbSink {
+    fn drop(&mut self) {
+        // Make sure the writer tasks end with us (on error paths).
+        self.tx = None;
+        for w in self.writers.drain(..) {
+            w.abort();
+        }
+    }
+}
+
+async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
+    let mut conn = super::connection(url, "molingest-writer").await?;
+    create_stage(&mut conn).await?;
+    Ok(conn)
+}
+
+async fn write_batch(
+    conn: &mut PgConnection,
+    org: Uuid,
+    batch: Batch,
+    stats: &Stats,
+) -> Result<(), Error> {
+    let mut tx = tenant(&mut *conn, org).await?;
+    if batch.rows > 0 {
+        let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
+        copy.send(batch.copy).await?;
+        copy.finish().await?;
+        let inserted = sqlx::query(&STAGE.move_rows)
+            .bind(org)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        Stats::add(&stats.records_inserted, inserted);
+        Stats::add(
+            &stats.records_duplicate,
+            batch.rows.saturating_sub(inserted),
+        );
+    }
+    tx.commit().await?;
+    Ok(())
+}

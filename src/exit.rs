@@ -1,0 +1,47 @@
+//! Exit codes scripts can trust: the one table. `--help` prints it and the
+//! README copies it; every command maps its report to one of these.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything was read and loaded (or was already loaded).
+    Success = 0,
+    /// The run stopped or never started (what was committed stays committed;
+    /// run it again).
+    Failure = 1,
+    /// The command line was wrong (clap's own code for usage errors).
+    Usage = 2,
+    /// The run completed, but some records or files were rejected.
+    Rejects = 3,
+}
+
+impl Exit {
+    /// Every code with its meaning, in order.
+    pub const TABLE: &'static [(Exit, &'static str)] = &[
+        (
+            Exit::Success,
+            "success: everything found was loaded, or was already loaded",
+        ),
+        (
+            Exit::Failure,
+            "failure: the run stopped or a source could not be listed; what was committed stays, run it again",
+        ),
+        (Exit::Usage, "usage error"),
+        (
+            Exit::Rejects,
+            "completed, but some records or files were rejected or failed (see --rejects)",
+        ),
+    ];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The table as `--help` shows it.
+    pub fn help() -> String {
+        let mut s = String::from("Exit status:\n");
+        for (e, meaning) in Exit::TABLE {
+            s.push_str(&format!("  {}  {meaning}\n", e.code()));
+        }
+        s
+    }
+}

@@ -1,0 +1,120 @@
+//! The parse stage: each chunk's records are parsed, computed, hashed and
+//! encoded for the sink in parallel on the rayon pool; results keep file order.
+
+use super::hash::record_hash;
+use super::stats::{RejectLog, Stats};
+use super::{Encoder, Event, FileEnd, FileInfo, Outcome, Record, ToParse};
+use crate::chem;
+use crate::error::{ParseError, Reject};
+use crate::formats::split::{Chunk, Span};
+use crossbeam_channel::{Receiver, Sender};
+use rayon::prelude::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(super) fn parse_stage(
+    rx: Receiver<ToParse>,
+    tx: Sender<Event>,
+    encoder: Option<&dyn Encoder>,
+    stats: &Stats,
+    rejects: &RejectLog,
+) {
+    // Records and rejects per file, for its End event.
+    let mut per_file: std::collections::HashMap<*const FileInfo, (u64, u64)> = Default::default();
+    for msg in rx {
+        let event = match msg {
+            ToParse::Begin(f) => {
+                per_file.insert(Arc::as_ptr(&f), (0, 0));
+                Event::Begin(f)
+            }
+            ToParse::FileRejected(r) => Event::FileRejected(r),
+            ToParse::Chunk(f, chunk) => {
+                let t = Instant::now();
+                let outcomes: Vec<Outcome> = chunk
+                    .spans
+                    .par_iter()
+                    .map(|span| process(&f, &chunk, span, encoder))
+                    .collect();
+                let counts = per_file.entry(Arc::as_ptr(&f)).or_default();
+                for o in &outcomes {
+                    match o {
+                        Outcome::Molecule(_) => {
+                            counts.0 += 1;
+                            Stats::add(&stats.records_parsed, 1);
+                        }
+                        Outcome::Rejected(r) => {
+                            counts.1 += 1;
+                            rejects.add(stats, r.clone());
+                        }
+                        Outcome::Skipped => Stats::add(&stats.records_skipped, 1),
+                    }
+                }
+                Stats::add_time(&stats.busy_parse_ns, t.elapsed());
+                Event::Records(f, outcomes)
+            }
+            ToParse::End(f, error) => {
+                let (records, rejected) = per_file.remove(&Arc::as_ptr(&f)).unwrap_or_default();
+                Event::End(
+                    f,
+                    FileEnd {
+                        records,
+                        rejected,
+                        error,
+                    },
+                )
+            }
+        };
+        if tx.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// Parse one record, compute its chemistry and hash. Never panics: a reader
+/// bug rejects the record, not the run.
+pub fn process(
+    file: &FileInfo,
+    chunk: &Chunk,
+    span: &Span,
+    encoder: Option<&dyn Encoder>,
+) -> Outcome {
+    let reject =
+        |e: ParseError| Outcome::Rejected(Reject::record(file.job.display.clone(), span.index, &e));
+    if let Some(reason) = &span.error {
+        return reject(ParseError::new(span.line, reason.clone()));
+    }
+    let bytes = chunk.record(span);
+    let format = file.format;
+    let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.line));
+    let parsed = match parsed {
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => return Outcome::Skipped,
+        Ok(Err(e)) => return reject(e),
+        Err(_) => {
+            return reject(ParseError::new(
+                span.line,
+                "internal error: the reader panicked on this record",
+            ))
+        }
+    };
+    if parsed.atoms.is_empty() {
+        return reject(ParseError::new(span.line, "record has no atoms"));
+    }
+    let props = chem::properties(&parsed.atoms, parsed.bond_count);
+    let mut record = Record {
+        index: span.index,
+        line: span.line,
+        title: parsed.title,
+        smiles: parsed.smiles,
+        fields: parsed.fields,
+        props,
+        hash: record_hash(bytes),
+        encoded: Vec::new(),
+    };
+    if let Some(e) = encoder {
+        let mut out = Vec::with_capacity(256 + bytes.len() / 8);
+        e.encode(file, &record, &mut out);
+        record.encoded = out;
+    }
+    Outcome::Molecule(record)
+}

@@ -1,0 +1,229 @@
+//! The read stage: skip unchanged files, hash what the sink needs hashed,
+//! decompress, refuse what is not text, confirm the format by content and
+//! cut the text into chunks of records for the parse stage.
+
+use super::stats::{RejectLog, Stats};
+use super::{FileInfo, Needs, Options, ToParse};
+use crate::decode;
+use crate::error::Reject;
+use crate::formats::split::Splitter;
+#[cfg(feature = "chemfiles")]
+use crate::formats::split::{Chunk, Span};
+use crate::formats::Format;
+use crate::source::FileJob;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(super) fn read_stage(
+    rx: Receiver<FileJob>,
+    tx: Sender<ToParse>,
+    options: &Options,
+    needs: &Needs,
+    stats: &Stats,
+    rejects: &RejectLog,
+) {
+    for job in rx {
+        if !read_file(job, &tx, options, needs, stats, rejects) {
+            return;
+        }
+    }
+}
+
+/// Read one file into chunks of records. Returns false when the next stage
+/// has gone away.
+fn read_file(
+    job: FileJob,
+    tx: &Sender<ToParse>,
+    options: &Options,
+    needs: &Needs,
+    stats: &Stats,
+    rejects: &RejectLog,
+) -> bool {
+    let known = needs.known.as_ref();
+    let mut busy = Instant::now();
+    let refuse = |reason: String| {
+        let r = Reject::file(job.display.clone(), reason);
+        rejects.add(stats, r.clone());
+        tx.send(ToParse::FileRejected(r)).is_ok()
+    };
+    if known.unchanged(&job) {
+        Stats::add(&stats.files_unchanged, 1);
+        Stats::add(&stats.bytes_skipped, job.size);
+        return true;
+    }
+    let hash = if needs.file_hashes {
+        match job.content_hash() {
+            Ok(h) if known.loaded(&h) => {
+                Stats::add(&stats.files_unchanged, 1);
+                Stats::add(&stats.bytes_skipped, job.size);
+                return true;
+            }
+            Ok(h) => Some(h),
+            Err(e) => return refuse(format!("cannot read: {e}")),
+        }
+    } else {
+        None
+    };
+    let raw = match job.open() {
+        Ok(r) => r,
+        Err(e) => return refuse(format!("cannot open: {e}")),
+    };
+    let counted = CountingReader { inner: raw, stats };
+    let mut decoded = match decode::decode(counted) {
+        Ok(d) => d,
+        Err(e) => return refuse(format!("cannot read: {e}")),
+    };
+    let head = match decode::peek(&mut decoded.reader, 8192) {
+        Ok(h) => h,
+        Err(e) => return refuse(format!("cannot decode: {e}")),
+    };
+    if head.is_empty() {
+        return refuse("empty file: no records".to_owned());
+    }
+    if let Some(why) = decode::refuse_binary(&head) {
+        return refuse(why.to_owned());
+    }
+    let format = match Format::sniff(&head).filter(|_| !matches!(job.format, Format::Other(_))) {
+        Some(found) if found != job.format => {
+            rejects.notice(format!(
+                "{}: named as {} but holds {}; read as {}",
+                job.display,
+                job.format.as_str(),
+                found.as_str(),
+                found.as_str()
+            ));
+            found
+        }
+        Some(found) => found,
+        None => job.format,
+    };
+    if format == Format::Smiles && is_csv(&job.display) && !csv_with_smiles_header(&head) {
+        return refuse("CSV file without a SMILES column header: not a molecule file".to_owned());
+    }
+    Stats::add(&stats.files_read, 1);
+    let file = Arc::new(FileInfo {
+        job,
+        hash,
+        gzip: decoded.gzip,
+        format,
+    });
+    if tx.send(ToParse::Begin(file.clone())).is_err() {
+        return false;
+    }
+    #[cfg(feature = "chemfiles")]
+    if let Format::Other(kind) = format {
+        return read_with_chemfiles(&file, decoded.reader, kind, tx, stats, rejects);
+    }
+    let mut splitter = Splitter::new(decoded.reader, format.rules())
+        .with_chunk_size(options.chunk_bytes, options.chunk_records);
+    let mut error = None;
+    loop {
+        match splitter.next_chunk() {
+            Ok(Some(chunk)) => {
+                Stats::add(&stats.bytes_decoded, chunk.data.len() as u64);
+                Stats::add_time(&stats.busy_read_ns, busy.elapsed());
+                if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
+                    return false;
+                }
+                busy = Instant::now();
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let reason = format!("stream broken after line {}: {e}", splitter.lines_read());
+                rejects.add(
+                    stats,
+                    Reject::file(file.job.display.clone(), reason.clone()),
+                );
+                error = Some(reason);
+                break;
+            }
+        }
+    }
+    Stats::add_time(&stats.busy_read_ns, busy.elapsed());
+    tx.send(ToParse::End(file, error)).is_ok()
+}
+
+/// Formats chemfiles reads: the whole file at once (its limit), turned into
+/// frame records for the parse stage.
+#[cfg(feature = "chemfiles")]
+fn read_with_chemfiles(
+    file: &Arc<FileInfo>,
+    reader: Box<dyn std::io::BufRead + Send + '_>,
+    kind: crate::formats::other::Kind,
+    tx: &Sender<ToParse>,
+    stats: &Stats,
+    rejects: &RejectLog,
+) -> bool {
+    use std::io::Read;
+    const LIMIT: u64 = 1 << 30;
+    let mut data = Vec::new();
+    let mut error = match reader.take(LIMIT + 1).read_to_end(&mut data) {
+        Err(e) => Some(format!("cannot read: {e}")),
+        Ok(_) if data.len() as u64 > LIMIT => {
+            Some("larger than 1 GiB, the chemfiles limit".to_owned())
+        }
+        Ok(_) => None,
+    };
+    Stats::add(&stats.bytes_decoded, data.len() as u64);
+    if error.is_none() {
+        match crate::formats::other::frames(&data, kind, &file.job.display) {
+            Ok(frames) => {
+                let mut chunk = Chunk::default();
+                for (index, frame) in frames.into_iter().enumerate() {
+                    let start = chunk.data.len();
+                    let error = match frame {
+                        Ok(text) => {
+                            chunk.data.extend_from_slice(&text);
+                            None
+                        }
+                        Err(e) => Some(e),
+                    };
+                    chunk.spans.push(Span {
+                        start,
+                        end: chunk.data.len(),
+                        index: index as u64,
+                        line: 1,
+                        error,
+                    });
+                }
+                if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
+                    return false;
+                }
+            }
+            Err(e) => error = Some(e),
+        }
+    }
+    if let Some(e) = &error {
+        rejects.add(stats, Reject::file(file.job.display.clone(), e.clone()));
+    }
+    tx.send(ToParse::End(file.clone(), error)).is_ok()
+}
+
+fn is_csv(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+}
+
+fn csv_with_smiles_header(head: &[u8]) -> bool {
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let field = first
+        .split(|&b| b == b',' || b == b'\t')
+        .next()
+        .unwrap_or_default();
+    field.trim_ascii().eq_ignore_ascii_case(b"smiles")
+}
+
+/// Counts raw bytes as they are read (for MB/s and progress).
+struct CountingReader<'a, R> {
+    inner: R,
+    stats: &'a Stats,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        Stats::add(&self.stats.bytes_read, n as u64);
+        Ok(n)
+    }
+}

@@ -1,0 +1,57 @@
+//! The walk stage: list every root (directories, object-store prefixes) and
+//! hand each molecule file to the readers.
+
+use super::stats::{RejectLog, Stats};
+use super::{Known, ToParse};
+use crate::source::{self, FileJob, Found, Root};
+use crossbeam_channel::Sender;
+
+/// Walk problems (loops, permissions) are rejects, told to the sink like any
+/// refused file. Once the listing is complete, files loaded before that are
+/// gone are reported.
+pub(super) fn walk_stage(
+    roots: &[Root],
+    tx: Sender<FileJob>,
+    problems: Sender<ToParse>,
+    known: &dyn Known,
+    stats: &Stats,
+    rejects: &RejectLog,
+) {
+    let mut seen = std::collections::HashSet::new();
+    let mut complete = true;
+    source::walk(roots, |found| match found {
+        Found::File(job) => {
+            Stats::add(&stats.files_seen, 1);
+            Stats::add(&stats.bytes_listed, job.size);
+            seen.insert(job.uri.clone());
+            tx.send(job).is_ok()
+        }
+        Found::Ignored(_) => {
+            Stats::add(&stats.files_ignored, 1);
+            true
+        }
+        Found::Problem(r) => {
+            complete = false;
+            rejects.add(stats, r.clone());
+            problems.send(ToParse::FileRejected(r)).is_ok()
+        }
+        Found::ListingFailed(r) => {
+            complete = false;
+            Stats::add(&stats.listings_failed, 1);
+            rejects.add(stats, r.clone());
+            problems.send(ToParse::FileRejected(r)).is_ok()
+        }
+    });
+    // A listing that failed part-way says nothing about what vanished.
+    if !complete {
+        return;
+    }
+    for root in roots {
+        for gone in known.vanished(&root.uri_prefix(), &seen) {
+            Stats::add(&stats.files_vanished, 1);
+            rejects.notice(format!(
+                "{gone}: loaded before, gone now (its molecules stay in the database)"
+            ));
+        }
+    }
+}
