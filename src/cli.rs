@@ -64,9 +64,9 @@ pub enum Command {
         /// .smiles .csv, each optionally .gz.
         #[arg(required = true, value_name = "PATH_OR_URL")]
         paths: Vec<String>,
-        /// Organization name.
+        /// Organization name (may be omitted when the login acts for exactly one).
         #[arg(long)]
-        org: String,
+        org: Option<String>,
         /// Create the organization if it does not exist.
         #[arg(long)]
         create_org: bool,
@@ -128,8 +128,18 @@ pub struct Tuning {
 
 #[derive(Subcommand)]
 pub enum OrgCommand {
-    /// Create an organization (names are unique).
+    /// Create an organization and its role (names are trimmed and unique whatever their case).
     Add { name: String },
+    /// Let an existing login role load into this organization, and nothing else.
+    ///
+    /// Refused for a superuser, a role with BYPASSRLS, or one that already acts for
+    /// another organization. Needs the administrator.
+    Grant {
+        /// Organization name.
+        name: String,
+        /// An existing PostgreSQL login role.
+        login_role: String,
+    },
     /// List organizations and their molecule counts.
     List,
 }

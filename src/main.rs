@@ -173,6 +173,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                     print_stdout(&id.to_string());
                     eprintln!("created organization {name:?}");
                 }
+                OrgCommand::Grant { name, login_role } => {
+                    admin::org_grant(&url, &name, &login_role)?;
+                    eprintln!("{login_role:?} may now load into {name:?}");
+                }
                 OrgCommand::List => {
                     for o in admin::org_list(&url)? {
                         print_stdout(&format!("{}\t{}\t{} molecules", o.id, o.name, o.molecules));

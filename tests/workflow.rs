@@ -35,7 +35,7 @@ async fn each_file_of_a_load_gets_its_own_content_hash(pool: PgPool) {
     let report = load(LoadRequest {
         database_url: url_of(&pool),
         sources: vec![dir.path().display().to_string()],
-        org: "acme".into(),
+        org: Some("acme".into()),
         create_org: true,
         ..LoadRequest::default()
     });

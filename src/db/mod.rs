@@ -1,9 +1,9 @@
 //! Everything that talks to PostgreSQL. SQL lives here and in `migrations/`.
 //!
-//! Tenant data is only ever written inside [`tenant`] transactions: they run
-//! as the non-owner role `molingest_app`, with the organization set by
-//! `set_config('app.current_org_id', …, true)`, so row-level security holds
-//! on the load path as it does for any other client.
+//! Tenant data is only ever read and written inside [`tenant`]
+//! transactions: they run as the organization's own role, so row-level
+//! security (forced, keyed on the role) holds on the load path as it does
+//! for any other client. See README § Security for the model.
 
 mod copy_text;
 pub mod embedded;
@@ -14,7 +14,7 @@ pub mod row;
 pub mod runs;
 pub mod sink;
 
-pub use orgs::{add_org, list_orgs, org_id, OrgRow};
+pub use orgs::{add_org, grant_org, list_orgs, org_id, org_role, own_org, OrgRow};
 pub use runs::{begin_run, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus};
 
 use crate::error::Result;
@@ -26,7 +26,8 @@ use uuid::Uuid;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// The role tenant work runs as (created by the migrations).
+/// The group role every organization role belongs to: it holds the table
+/// privileges (created by the migrations). Membership alone sees no rows.
 pub const TENANT_ROLE: &str = "molingest_app";
 
 pub async fn connect(url: &str) -> Result<PgPool> {
@@ -71,18 +72,17 @@ pub async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
     )
 }
 
-/// Begin a transaction acting as the tenant: non-owner role, organization
-/// set for this transaction only.
+/// Begin a transaction acting for organization `org`: as its role
+/// (`SET LOCAL ROLE molingest_org_<id>`), so row-level security admits this
+/// organization's rows and no other's. Works for the administrator (a
+/// member of every organization role) and for a tenant login granted this
+/// organization; fails for any other.
 pub async fn tenant<'c, A>(conn: A, org: Uuid) -> Result<Transaction<'c, Postgres>>
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
     let mut tx = conn.begin().await?;
-    sqlx::query(&format!("SET LOCAL ROLE {TENANT_ROLE}"))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT set_config('app.current_org_id', $1, true)")
-        .bind(org.to_string())
+    sqlx::query(&format!("SET LOCAL ROLE {}", orgs::org_role(org)))
         .execute(&mut *tx)
         .await?;
     Ok(tx)

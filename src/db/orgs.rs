@@ -1,33 +1,178 @@
-//! Organizations (tenants): create, look up, list.
+//! Organizations (tenants): their names, their roles, and who may act for
+//! them. Every organization has a NOLOGIN role `molingest_org_<id>`; the
+//! row-level security policies admit a session to an organization's rows
+//! only through that role (see migrations/…_tenant_roles.up.sql).
 
+use super::{tenant, TENANT_ROLE};
 use crate::error::{Error, Result};
 use sqlx::postgres::PgPool;
 use sqlx::Row;
+use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
-pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
-    if name.trim().is_empty() {
-        return Err(Error::Input("an organization needs a name".into()));
+/// The longest organization name (the column is VARCHAR(255)).
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// The role whose members act for organization `org`.
+pub fn org_role(org: Uuid) -> String {
+    format!("molingest_org_{}", org.simple())
+}
+
+/// An organization name as stored: trimmed, Unicode NFC, no control or
+/// invisible characters, at most [`MAX_NAME_CHARS`]. Names are unique
+/// whatever their case (a unique index on `lower(name)`).
+pub fn normalize_name(raw: &str) -> Result<String> {
+    let name: String = raw.trim().nfc().collect();
+    let bad = |why: &str| Error::Input(format!("organization name {raw:?}: {why}"));
+    if name.is_empty() {
+        return Err(bad("empty"));
     }
-    let id = sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
-        .bind(name)
+    if let Some(c) = name.chars().find(|&c| c.is_control() || invisible(c)) {
+        return Err(bad(&format!(
+            "contains the control or invisible character U+{:04X}",
+            c as u32
+        )));
+    }
+    let n = name.chars().count();
+    if n > MAX_NAME_CHARS {
+        return Err(bad(&format!(
+            "{n} characters, at most {MAX_NAME_CHARS} allowed"
+        )));
+    }
+    Ok(name)
+}
+
+/// Format characters that render as nothing (zero-width spaces and joiners,
+/// bidi controls, the BOM, the soft hyphen): two names differing only by
+/// them look identical.
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8)
+}
+
+/// Is the connected role the administrator: a superuser, or a member of
+/// the role that owns the schema (the one that ran `molingest migrate`)?
+pub async fn is_admin(pool: &PgPool) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'MEMBER')
+         FROM pg_roles r, pg_class c
+         WHERE r.rolname = current_user AND c.oid = 'organizations'::regclass",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Refuse administrative commands to a tenant login, saying why.
+pub async fn require_admin(pool: &PgPool, what: &str) -> Result<()> {
+    if is_admin(pool).await? {
+        return Ok(());
+    }
+    let user: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(pool)
+        .await?;
+    Err(Error::Input(format!(
+        "`{what}` needs the administrator (the role that ran `molingest migrate`, or a \
+         superuser); {user:?} is not (a tenant login can only load into its organization)"
+    )))
+}
+
+/// Create an organization and its role; the administrator may act for it.
+pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
+    let name = normalize_name(name)?;
+    require_admin(pool, "org add").await?;
+    let mut tx = pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
+        .bind(&name)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
-                Error::OrganizationExists(name.into())
+                Error::OrganizationExists(name.clone())
             }
             _ => e.into(),
         })?;
+    let role = org_role(id);
+    for sql in [
+        format!("CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
+        format!("GRANT {TENANT_ROLE} TO {role}"),
+        format!("GRANT {role} TO CURRENT_USER"),
+    ] {
+        sqlx::query(&sql).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(id)
 }
 
+/// Let an existing login role load into organization `name`, and nothing
+/// else. Refused for a role that would defeat isolation: a superuser, one
+/// with BYPASSRLS, or one already acting for another organization.
+pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
+    require_admin(pool, "org grant").await?;
+    let org = org_id(pool, name).await?;
+    let row = sqlx::query(
+        "SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+                (SELECT array_agg(o.rolname::text) FROM pg_roles o
+                 WHERE o.rolname ~ '^molingest_org_[0-9a-f]{32}$' AND o.rolname <> $2
+                   AND pg_has_role(r.oid, o.oid, 'MEMBER'))
+         FROM pg_roles r WHERE r.rolname = $1",
+    )
+    .bind(login)
+    .bind(org_role(org))
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| Error::Input(format!("no role named {login:?} on this server")))?;
+    let (superuser, bypass, can_login): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    let others: Option<Vec<String>> = row.get(3);
+    let refuse = |why: &str| {
+        Err(Error::Input(format!(
+            "cannot grant {name:?} to {login:?}: {why}"
+        )))
+    };
+    if superuser {
+        return refuse("it is a superuser, which bypasses row-level security");
+    }
+    if bypass {
+        return refuse("it has BYPASSRLS, which bypasses row-level security");
+    }
+    if !can_login {
+        return refuse("it is not a login role");
+    }
+    if let Some(o) = others.filter(|o| !o.is_empty()) {
+        return refuse(&format!(
+            "it already acts for another organization ({})",
+            o.join(", ")
+        ));
+    }
+    let ident = login.replace('"', "\"\"");
+    sqlx::query(&format!("GRANT {} TO \"{ident}\"", org_role(org)))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The organization of a name, matched as it is stored (normalised,
+/// case-insensitively).
 pub async fn org_id(pool: &PgPool, name: &str) -> Result<Uuid> {
-    sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
-        .bind(name)
+    let name = normalize_name(name)?;
+    sqlx::query_scalar("SELECT id FROM organizations WHERE lower(name) = lower($1)")
+        .bind(&name)
         .fetch_optional(pool)
         .await?
-        .ok_or_else(|| Error::UnknownOrganization(name.into()))
+        .ok_or(Error::UnknownOrganization(name))
+}
+
+/// The organization the connected login acts for, when it acts for exactly
+/// one (a tenant login; `load` without `--org`).
+pub async fn own_org(pool: &PgPool) -> Result<Option<(Uuid, String)>> {
+    let row = sqlx::query(
+        "SELECT id, name FROM organizations WHERE id = molingest_current_org() AND NOT EXISTS (
+             SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper)",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 pub struct OrgRow {
@@ -36,19 +181,45 @@ pub struct OrgRow {
     pub molecules: i64,
 }
 
+/// Every organization the connected role may see, with its molecule count
+/// (counted as the tenant: the policies are forced, even for the owner).
 pub async fn list_orgs(pool: &PgPool) -> Result<Vec<OrgRow>> {
-    let rows = sqlx::query(
-        "SELECT o.id, o.name, (SELECT count(*) FROM molecules m WHERE m.organization_id = o.id) AS n
-         FROM organizations o ORDER BY o.name",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| OrgRow {
-            id: r.get(0),
-            name: r.get(1),
-            molecules: r.get(2),
-        })
-        .collect())
+    let orgs: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM organizations ORDER BY name")
+            .fetch_all(pool)
+            .await?;
+    let mut out = Vec::with_capacity(orgs.len());
+    for (id, name) in orgs {
+        let mut tx = tenant(pool, id).await?;
+        let molecules: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        out.push(OrgRow {
+            id,
+            name,
+            molecules,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_normalised_and_checked() {
+        assert_eq!(normalize_name("  acme\t").unwrap(), "acme");
+        // NFD "é" becomes NFC.
+        assert_eq!(normalize_name("cafe\u{301}").unwrap(), "caf\u{e9}");
+        assert!(normalize_name("ac\u{200b}me").is_err(), "zero-width space");
+        assert!(normalize_name("ac\tme").is_err(), "tab inside");
+        assert!(normalize_name("   ").is_err());
+        assert!(normalize_name(&"x".repeat(256)).is_err());
+        assert!(
+            normalize_name(&"é".repeat(255)).is_ok(),
+            "255 characters, not bytes"
+        );
+    }
 }

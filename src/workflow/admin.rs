@@ -58,6 +58,17 @@ pub async fn connect_ready(url: &str) -> Result<PgPool> {
     Ok(pool)
 }
 
+/// Once the schema exists, only the administrator changes it.
+async fn require_admin_if_migrated(pool: &PgPool, what: &str) -> Result<()> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if exists {
+        db::orgs::require_admin(pool, what).await?;
+    }
+    Ok(())
+}
+
 /// A migration and whether it is applied (`migrate status`).
 #[derive(Debug, Clone)]
 pub struct MigrationState {
@@ -70,6 +81,7 @@ pub struct MigrationState {
 pub fn migrate_up(url: &str) -> Result<usize> {
     runtime()?.block_on(async {
         let pool = db::connect(url).await?;
+        require_admin_if_migrated(&pool, "migrate").await?;
         db::migrate_up(&pool).await?;
         Ok(db::applied_migrations(&pool).await?.len())
     })
@@ -79,6 +91,7 @@ pub fn migrate_up(url: &str) -> Result<usize> {
 pub fn migrate_down(url: &str) -> Result<()> {
     runtime()?.block_on(async {
         let pool = db::connect(url).await?;
+        require_admin_if_migrated(&pool, "migrate down").await?;
         db::migrate_down(&pool).await
     })
 }
@@ -103,6 +116,13 @@ pub fn org_add(url: &str, name: &str) -> Result<Uuid> {
     runtime()?.block_on(async {
         let pool = connect_ready(url).await?;
         db::add_org(&pool, name).await
+    })
+}
+
+pub fn org_grant(url: &str, name: &str, login: &str) -> Result<()> {
+    runtime()?.block_on(async {
+        let pool = connect_ready(url).await?;
+        db::grant_org(&pool, name, login).await
     })
 }
 

@@ -21,8 +21,8 @@ pub struct LoadRequest {
     pub database_url: String,
     /// Directories, files or object-store URLs.
     pub sources: Vec<String>,
-    /// Organization name.
-    pub org: String,
+    /// Organization name; `None`: the one organization the login acts for.
+    pub org: Option<String>,
     /// Create the organization if it does not exist.
     pub create_org: bool,
     /// Write every rejected record or file as a JSON line here.
@@ -89,22 +89,14 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         .collect::<Vec<_>>()
         .join(" ");
     let pool = rt.block_on(super::admin::connect_ready(url))?;
-    let org = rt.block_on(async {
-        match db::org_id(&pool, &req.org).await {
-            Err(Error::UnknownOrganization(_)) if req.create_org => {
-                db::add_org(&pool, &req.org).await
-            }
-            other => other,
-        }
-    })?;
+    let (org, org_name) = rt.block_on(organization(&pool, req))?;
     // One load of a source into an organization at a time: a second one
     // waits for the first, then finds its work done.
     let _lock = match rt.block_on(db::try_lock_source(url, org, &source))? {
         Ok(lock) => lock,
         Err(mut conn) => {
             eprintln!(
-                "molingest: another load of {source} into {} is running; waiting for it to finish",
-                req.org
+                "molingest: another load of {source} into {org_name} is running; waiting for it to finish"
             );
             rt.block_on(db::wait_lock_source(&mut conn, org, &source))?;
             conn
@@ -146,10 +138,27 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     rt.block_on(db::finish_run(&pool, org, run, &end))?;
     Ok(LoadReport {
         run_id: run,
-        organization: req.org.clone(),
+        organization: org_name,
         summary,
         notices,
         resumed_transfers: resumed(&roots),
         error,
     })
+}
+
+/// The organization to load into: the one named (created if asked), or the
+/// login's own.
+async fn organization(pool: &sqlx::PgPool, req: &LoadRequest) -> Result<(Uuid, String)> {
+    let Some(name) = &req.org else {
+        return db::own_org(pool).await?.ok_or_else(|| {
+            Error::Input(
+                "no --org given, and this login does not act for exactly one organization".into(),
+            )
+        });
+    };
+    let id = match db::org_id(pool, name).await {
+        Err(Error::UnknownOrganization(_)) if req.create_org => db::add_org(pool, name).await,
+        other => other,
+    }?;
+    Ok((id, crate::db::orgs::normalize_name(name)?))
 }
