@@ -129,7 +129,14 @@ pub struct Tuning {
 #[derive(Subcommand)]
 pub enum OrgCommand {
     /// Create an organization and its role (names are trimmed and unique whatever their case).
-    Add { name: String },
+    Add {
+        name: String,
+        /// Keep this organization's data in its own database (postgres://host:port/db,
+        /// no password: it comes from PGPASSWORD or .pgpass). Created if missing,
+        /// migrated; every command that touches the organization routes there.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+    },
     /// Let an existing login role load into this organization, and nothing else.
     ///
     /// Refused for a superuser, a role with BYPASSRLS, or one that already acts for

@@ -5,6 +5,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command, DbAction, Direction, OrgCommand};
+use molingest::db::routing::describe;
 use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
 use molingest::workflow::admin::{self, Database};
@@ -168,8 +169,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Org { command } => {
             let url = database.resolve(true)?;
             match command {
-                OrgCommand::Add { name } => {
-                    let id = admin::org_add(&url, &name)?;
+                OrgCommand::Add { name, database } => {
+                    let id = admin::org_add(&url, &name, database.as_deref())?;
                     print_stdout(&id.to_string());
                     eprintln!("created organization {name:?}");
                 }
@@ -179,7 +180,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 OrgCommand::List => {
                     for o in admin::org_list(&url)? {
-                        print_stdout(&format!("{}\t{}\t{} molecules", o.id, o.name, o.molecules));
+                        let place = o.location.as_deref().map_or("here".into(), describe);
+                        print_stdout(&format!(
+                            "{}\t{}\t{} molecules\t{place}",
+                            o.id, o.name, o.molecules
+                        ));
                     }
                 }
             }

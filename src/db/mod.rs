@@ -10,11 +10,12 @@ pub mod embedded;
 mod files;
 pub mod known;
 pub mod orgs;
+pub mod routing;
 pub mod row;
 pub mod runs;
 pub mod sink;
 
-pub use orgs::{add_org, grant_org, list_orgs, org_id, org_role, own_org, OrgRow};
+pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
 pub use runs::{begin_run, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus};
 
 use crate::error::Result;

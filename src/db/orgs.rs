@@ -80,22 +80,50 @@ pub async fn require_admin(pool: &PgPool, what: &str) -> Result<()> {
 
 /// Create an organization and its role; the administrator may act for it.
 pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
+    add_org_row(pool, name, None, None).await
+}
+
+/// Create an organization row (with this id, when it mirrors the control
+/// database's in an organization's own database), its role if the server
+/// lacks it, and the grants. `location`: where its data lives, if elsewhere.
+pub async fn add_org_row(
+    pool: &PgPool,
+    name: &str,
+    id: Option<Uuid>,
+    location: Option<&str>,
+) -> Result<Uuid> {
     let name = normalize_name(name)?;
     require_admin(pool, "org add").await?;
     let mut tx = pool.begin().await?;
-    let id: Uuid = sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
-        .bind(&name)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                Error::OrganizationExists(name.clone())
-            }
-            _ => e.into(),
-        })?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO organizations (id, name, database_location)
+         VALUES (COALESCE($1, gen_random_uuid()), $2, $3) RETURNING id",
+    )
+    .bind(id)
+    .bind(&name)
+    .bind(location)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::OrganizationExists(name.clone())
+        }
+        _ => e.into(),
+    })?;
     let role = org_role(id);
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&role)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !exists {
+        sqlx::query(&format!(
+            "CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
     for sql in [
-        format!("CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
         format!("GRANT {TENANT_ROLE} TO {role}"),
         format!("GRANT {role} TO CURRENT_USER"),
     ] {
@@ -103,6 +131,50 @@ pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// An organization as the control database knows it.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+    /// Its own database, when it has one (a URL without credentials).
+    pub location: Option<String>,
+}
+
+/// Look an organization up by name (normalised, case-insensitively).
+pub async fn find_org(pool: &PgPool, name: &str) -> Result<Org> {
+    let name = normalize_name(name)?;
+    let row = sqlx::query(
+        "SELECT id, name, database_location FROM organizations WHERE lower(name) = lower($1)",
+    )
+    .bind(&name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::UnknownOrganization(name))?;
+    Ok(Org {
+        id: row.get(0),
+        name: row.get(1),
+        location: row.get(2),
+    })
+}
+
+/// Organizations whose data lives in a database of their own.
+pub async fn routed_orgs(pool: &PgPool) -> Result<Vec<Org>> {
+    let rows = sqlx::query(
+        "SELECT id, name, database_location FROM organizations
+         WHERE database_location IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Org {
+            id: r.get(0),
+            name: r.get(1),
+            location: r.get(2),
+        })
+        .collect())
 }
 
 /// Let an existing login role load into organization `name`, and nothing
@@ -165,31 +237,37 @@ pub async fn org_id(pool: &PgPool, name: &str) -> Result<Uuid> {
 
 /// The organization the connected login acts for, when it acts for exactly
 /// one (a tenant login; `load` without `--org`).
-pub async fn own_org(pool: &PgPool) -> Result<Option<(Uuid, String)>> {
+pub async fn own_org(pool: &PgPool) -> Result<Option<Org>> {
     let row = sqlx::query(
-        "SELECT id, name FROM organizations WHERE id = molingest_current_org() AND NOT EXISTS (
+        "SELECT id, name, database_location FROM organizations
+         WHERE id = molingest_current_org() AND NOT EXISTS (
              SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper)",
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    Ok(row.map(|r| Org {
+        id: r.get(0),
+        name: r.get(1),
+        location: r.get(2),
+    }))
 }
 
 pub struct OrgRow {
     pub id: Uuid,
     pub name: String,
+    pub location: Option<String>,
     pub molecules: i64,
 }
 
 /// Every organization the connected role may see, with its molecule count
 /// (counted as the tenant: the policies are forced, even for the owner).
 pub async fn list_orgs(pool: &PgPool) -> Result<Vec<OrgRow>> {
-    let orgs: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, name FROM organizations ORDER BY name")
+    let orgs: Vec<(Uuid, String, Option<String>)> =
+        sqlx::query_as("SELECT id, name, database_location FROM organizations ORDER BY name")
             .fetch_all(pool)
             .await?;
     let mut out = Vec::with_capacity(orgs.len());
-    for (id, name) in orgs {
+    for (id, name, location) in orgs {
         let mut tx = tenant(pool, id).await?;
         let molecules: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
             .fetch_one(&mut *tx)
@@ -198,6 +276,7 @@ pub async fn list_orgs(pool: &PgPool) -> Result<Vec<OrgRow>> {
         out.push(OrgRow {
             id,
             name,
+            location,
             molecules,
         });
     }

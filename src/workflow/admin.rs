@@ -2,7 +2,7 @@
 //! (starting the embedded one when none is named).
 
 use super::runtime;
-use crate::db::{self, embedded::Embedded, OrgRow};
+use crate::db::{self, embedded::Embedded, routing, OrgRow};
 use crate::error::{Error, Result};
 use sqlx::PgPool;
 use std::path::PathBuf;
@@ -83,6 +83,14 @@ pub fn migrate_up(url: &str) -> Result<usize> {
         let pool = db::connect(url).await?;
         require_admin_if_migrated(&pool, "migrate").await?;
         db::migrate_up(&pool).await?;
+        // Organizations with their own database are migrated with it.
+        for org in db::orgs::routed_orgs(&pool).await? {
+            if let Some(location) = &org.location {
+                let routed = db::connect(&routing::route(url, location)?).await?;
+                db::migrate_up(&routed).await?;
+                routed.close().await;
+            }
+        }
         Ok(db::applied_migrations(&pool).await?.len())
     })
 }
@@ -112,23 +120,122 @@ pub fn migration_status(url: &str) -> Result<Vec<MigrationState>> {
     })
 }
 
-pub fn org_add(url: &str, name: &str) -> Result<Uuid> {
+/// Create an organization; with `database`, its data lives in that
+/// database (created if missing, migrated), reached with the caller's
+/// credentials.
+pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
     runtime()?.block_on(async {
         let pool = connect_ready(url).await?;
-        db::add_org(&pool, name).await
+        let Some(database) = database else {
+            return db::add_org(&pool, name).await;
+        };
+        let location = routing::location(database)?;
+        db::orgs::require_admin(&pool, "org add").await?;
+        let name = db::orgs::normalize_name(name)?;
+        if db::find_org(&pool, &name).await.is_ok() {
+            return Err(Error::OrganizationExists(name));
+        }
+        let target = routing::route(url, &location)?;
+        let tenant_pool = connect_creating(&target).await?;
+        db::migrate_up(&tenant_pool).await?;
+        let id = db::orgs::add_org_row(&tenant_pool, &name, None, None).await?;
+        tenant_pool.close().await;
+        db::orgs::add_org_row(&pool, &name, Some(id), Some(&location)).await
     })
 }
 
+/// Connect to a database, creating it first if the server lacks it.
+async fn connect_creating(url: &str) -> Result<PgPool> {
+    match db::connect(url).await {
+        Err(Error::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
+            let mut server =
+                url::Url::parse(url).map_err(|e| Error::Input(format!("database URL: {e}")))?;
+            let name = server.path().trim_start_matches('/').to_owned();
+            server.set_path("/postgres");
+            let admin = db::connect(server.as_str()).await?;
+            let ident = name.replace('"', "\"\"");
+            sqlx::query(&format!("CREATE DATABASE \"{ident}\""))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            db::connect(url).await
+        }
+        other => other,
+    }
+}
+
+/// An organization and a connection to the database its data lives in.
+pub struct Located {
+    pub org: db::Org,
+    /// The URL of the organization's data (the control URL, or routed).
+    pub url: String,
+    pub pool: PgPool,
+}
+
+/// Find an organization in the control database (`name`: `None` for the
+/// login's own; `create`: add it when missing) and connect to where its
+/// data lives. Every command that touches an organization's data starts here.
+pub async fn locate(control_url: &str, name: Option<&str>, create: bool) -> Result<Located> {
+    let control = connect_ready(control_url).await?;
+    let org = match name {
+        None => db::own_org(&control).await?.ok_or_else(|| {
+            Error::Input(
+                "no --org given, and this login does not act for exactly one organization".into(),
+            )
+        })?,
+        Some(name) => match db::find_org(&control, name).await {
+            Err(Error::UnknownOrganization(_)) if create => {
+                db::add_org(&control, name).await?;
+                db::find_org(&control, name).await?
+            }
+            other => other?,
+        },
+    };
+    let Some(location) = &org.location else {
+        return Ok(Located {
+            org,
+            url: control_url.to_owned(),
+            pool: control,
+        });
+    };
+    control.close().await;
+    let url = routing::route(control_url, location)?;
+    let pool = connect_ready(&url).await?;
+    Ok(Located { org, url, pool })
+}
+
+/// Let `login` act for organization `name`: in the control database and,
+/// for an organization with its own database, on that database's server
+/// (roles belong to a server, and the login must exist there too).
 pub fn org_grant(url: &str, name: &str, login: &str) -> Result<()> {
     runtime()?.block_on(async {
         let pool = connect_ready(url).await?;
-        db::grant_org(&pool, name, login).await
+        db::grant_org(&pool, name, login).await?;
+        if let Some(location) = db::find_org(&pool, name).await?.location {
+            let routed = connect_ready(&routing::route(url, &location)?).await?;
+            db::grant_org(&routed, name, login).await?;
+            routed.close().await;
+        }
+        Ok(())
     })
 }
 
+/// Every organization with its molecule count, counted where its data lives.
 pub fn org_list(url: &str) -> Result<Vec<OrgRow>> {
     runtime()?.block_on(async {
         let pool = connect_ready(url).await?;
-        db::list_orgs(&pool).await
+        let mut rows = db::list_orgs(&pool).await?;
+        for row in rows.iter_mut() {
+            if let Some(location) = &row.location {
+                let routed = connect_ready(&routing::route(url, location)?).await?;
+                row.molecules = db::list_orgs(&routed)
+                    .await?
+                    .iter()
+                    .find(|r| r.id == row.id)
+                    .map_or(0, |r| r.molecules);
+                routed.close().await;
+            }
+        }
+        Ok(rows)
     })
 }

@@ -81,15 +81,21 @@ impl LoadReport {
 
 pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let rt = runtime()?;
-    let url = req.database_url.as_str();
     let roots = roots(&rt, &req.sources)?;
+    let url = req.database_url.as_str();
     let source = roots
         .iter()
         .map(Root::describe)
         .collect::<Vec<_>>()
         .join(" ");
-    let pool = rt.block_on(super::admin::connect_ready(url))?;
-    let (org, org_name) = rt.block_on(organization(&pool, req))?;
+    // The organization, and the database its data lives in.
+    let located = rt.block_on(super::admin::locate(
+        url,
+        req.org.as_deref(),
+        req.create_org,
+    ))?;
+    let (org, org_name, pool) = (located.org.id, located.org.name, located.pool);
+    let url = located.url.as_str();
     // One load of a source into an organization at a time: a second one
     // waits for the first, then finds its work done.
     let _lock = match rt.block_on(db::try_lock_source(url, org, &source))? {
@@ -144,21 +150,4 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         resumed_transfers: resumed(&roots),
         error,
     })
-}
-
-/// The organization to load into: the one named (created if asked), or the
-/// login's own.
-async fn organization(pool: &sqlx::PgPool, req: &LoadRequest) -> Result<(Uuid, String)> {
-    let Some(name) = &req.org else {
-        return db::own_org(pool).await?.ok_or_else(|| {
-            Error::Input(
-                "no --org given, and this login does not act for exactly one organization".into(),
-            )
-        });
-    };
-    let id = match db::org_id(pool, name).await {
-        Err(Error::UnknownOrganization(_)) if req.create_org => db::add_org(pool, name).await,
-        other => other,
-    }?;
-    Ok((id, crate::db::orgs::normalize_name(name)?))
 }

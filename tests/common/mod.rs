@@ -6,6 +6,8 @@
 //! dropped afterwards.
 #![allow(dead_code)]
 
+pub mod server;
+
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
