@@ -111,6 +111,10 @@ fn main() -> Result<()> {
     db.drop_db(&rt)?;
     println!();
 
+    if let Some(baseline) = std::env::var_os("BENCH_BASELINE") {
+        baseline_table(&rt, &server, Path::new(&baseline), &main_corpus, molecules)?;
+    }
+
     if std::env::var_os("BENCH_CORPUS").is_none() {
         println!("## Scaling");
         println!();
@@ -166,10 +170,67 @@ fn row_scan(name: &str, r: &Run) {
     );
 }
 
+/// This build against another one (`BENCH_BASELINE=path/to/molingest`),
+/// interleaved, three rounds each: parse-only and a first load into a fresh
+/// database (each binary migrates its own), medians and ratios.
+fn baseline_table(
+    rt: &tokio::runtime::Runtime,
+    server: &str,
+    baseline: &Path,
+    corpus: &Path,
+    molecules: usize,
+) -> Result<()> {
+    let this = Path::new(env!("CARGO_BIN_EXE_molingest"));
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut scan_a, mut scan_b, mut load_a, mut load_b) = (vec![], vec![], vec![], vec![]);
+    for round in 0..3 {
+        scan_a.push(scan_with(this, corpus)?.wall.as_secs_f64());
+        scan_b.push(scan_with(baseline, corpus)?.wall.as_secs_f64());
+        for (bin, out, tag) in [(this, &mut load_a, "a"), (baseline, &mut load_b, "b")] {
+            let db = Bench::create_with(rt, server, &format!("base{round}{tag}"), bin)?;
+            out.push(db.load(corpus)?.wall.as_secs_f64());
+            db.drop_db(rt)?;
+        }
+    }
+    let (sa, sb, la, lb) = (
+        median(scan_a),
+        median(scan_b),
+        median(load_a),
+        median(load_b),
+    );
+    let rate = |s: f64| molecules as f64 / s;
+    println!(
+        "## This build against the baseline ({})",
+        baseline.display()
+    );
+    println!();
+    println!("| what | this s | this molecules/s | baseline s | baseline molecules/s | this / baseline rate |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| parse only | {sa:.2} | {:.0} | {sb:.2} | {:.0} | {:.2} |",
+        rate(sa),
+        rate(sb),
+        sb / sa
+    );
+    println!(
+        "| first load | {la:.2} | {:.0} | {lb:.2} | {:.0} | {:.2} |",
+        rate(la),
+        rate(lb),
+        lb / la
+    );
+    println!();
+    Ok(())
+}
+
 fn scan_of(path: &Path) -> Result<Run> {
-    run(Command::new(env!("CARGO_BIN_EXE_molingest"))
-        .args(["scan", "--json", "-q"])
-        .arg(path))
+    scan_with(Path::new(env!("CARGO_BIN_EXE_molingest")), path)
+}
+
+fn scan_with(bin: &Path, path: &Path) -> Result<Run> {
+    run(Command::new(bin).args(["scan", "--json", "-q"]).arg(path))
 }
 
 /// Run the molingest binary; its JSON summary, wall time and peak RSS.
@@ -236,15 +297,27 @@ struct Bench {
     url: String,
     server: String,
     name: String,
+    bin: PathBuf,
 }
 
 impl Bench {
     fn create(rt: &tokio::runtime::Runtime, server: &str, tag: &str) -> Result<Bench> {
+        Bench::create_with(rt, server, tag, Path::new(env!("CARGO_BIN_EXE_molingest")))
+    }
+
+    /// A fresh database migrated and loaded by `bin` (another build of
+    /// molingest, for a before/after comparison in one bench run).
+    fn create_with(
+        rt: &tokio::runtime::Runtime,
+        server: &str,
+        tag: &str,
+        bin: &Path,
+    ) -> Result<Bench> {
         let name = format!("molingest_bench_{}_{tag}", std::process::id());
         rt.block_on(fresh_database(server, &name))?;
         let url = with_database(server, &name);
         for args in [&["migrate"][..], &["org", "add", "bench"][..]] {
-            let out = Command::new(env!("CARGO_BIN_EXE_molingest"))
+            let out = Command::new(bin)
                 .args(args)
                 .env("DATABASE_URL", &url)
                 .output()?;
@@ -256,11 +329,12 @@ impl Bench {
             url,
             server: server.to_owned(),
             name,
+            bin: bin.to_owned(),
         })
     }
 
     fn load(&self, dir: &Path) -> Result<Run> {
-        run(Command::new(env!("CARGO_BIN_EXE_molingest"))
+        run(Command::new(&self.bin)
             .args(["load", "--org", "bench", "--json", "-q"])
             .arg(dir)
             .env("DATABASE_URL", &self.url))

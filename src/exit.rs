@@ -12,6 +12,13 @@ pub enum Exit {
     Usage = 2,
     /// The run completed, but some records or files were rejected.
     Rejects = 3,
+    /// The sources named hold no molecule file at all (an empty prefix, a
+    /// typo, only `.txt` files): nothing was read, and that is not success.
+    NoMoleculeFiles = 4,
+    /// Stopped by SIGINT (Ctrl-C): committed batches stand; run it again.
+    Interrupted = 130,
+    /// Stopped by SIGTERM: committed batches stand; run it again.
+    Terminated = 143,
 }
 
 impl Exit {
@@ -29,6 +36,18 @@ impl Exit {
         (
             Exit::Rejects,
             "completed, but some records or files were rejected or failed (see --rejects)",
+        ),
+        (
+            Exit::NoMoleculeFiles,
+            "the sources hold no molecule file at all (empty prefix, typo, only other files)",
+        ),
+        (
+            Exit::Interrupted,
+            "stopped by SIGINT (Ctrl-C); what was committed stays, run it again to resume",
+        ),
+        (
+            Exit::Terminated,
+            "stopped by SIGTERM; what was committed stays, run it again to resume",
         ),
     ];
 

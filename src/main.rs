@@ -8,10 +8,13 @@ use cli::{Cli, Command, DbAction, Direction, OrgCommand};
 use molingest::db::routing::describe;
 use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
+use molingest::pipeline::Cancel;
 use molingest::workflow::admin::{self, Database};
 use molingest::workflow::{self, Display, LoadRequest, ScanRequest, Tuning};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
@@ -64,6 +67,20 @@ fn display(t: &cli::Tuning, machine_output: bool) -> Display {
             && std::io::stdout().is_terminal(),
         quiet: t.quiet || machine_output,
     }
+}
+
+/// SIGINT and SIGTERM ask the load to stop cleanly (the run is recorded as
+/// cancelled); the same signal a second time exits at once.
+fn stop_on_signals() -> Cancel {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let cancel = Cancel::new();
+    for sig in [SIGINT, SIGTERM] {
+        let again = Arc::new(AtomicBool::new(false));
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, again.clone());
+        let _ = signal_hook::flag::register(sig, again);
+        let _ = signal_hook::flag::register_usize(sig, cancel.flag(), sig as usize);
+    }
+    cancel
 }
 
 fn tuning(t: &cli::Tuning) -> Tuning {
@@ -133,6 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 },
                 tuning: tuning(&t),
                 display: display(&t, json),
+                cancel: stop_on_signals(),
             };
             let report = workflow::load(&req)?;
             if json {
@@ -143,6 +161,12 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             if let Some(e) = &report.error {
                 eprintln!("molingest: error: {e}");
+            }
+            if report.signal.is_some() {
+                eprintln!(
+                    "molingest: stopped by a signal; what was committed stays. \
+                     Run the same command again to resume."
+                );
             }
             Ok(report.exit())
         }

@@ -16,7 +16,9 @@ pub mod runs;
 pub mod sink;
 
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
-pub use runs::{begin_run, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus};
+pub use runs::{
+    begin_run, close_stale_runs, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus,
+};
 
 use crate::error::Result;
 use sqlx::migrate::Migrator;

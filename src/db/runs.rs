@@ -76,6 +76,9 @@ pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
 pub enum RunStatus {
     Completed,
     Failed,
+    /// Stopped by a signal: committed batches stand, the rest is read again
+    /// by the next run.
+    Cancelled,
 }
 
 /// Close the run record with its counts, rejects and notices (vanished
@@ -100,6 +103,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     let status = match status {
         RunStatus::Completed => "completed",
         RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
     };
     let mut stats = serde_json::to_value(summary).unwrap_or_default();
     stats["notices"] = serde_json::json!(notices);
@@ -146,4 +150,35 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Close, as failed, the runs of this organization and source that are
+/// still `running`: the caller holds the source's lock, so they died
+/// without closing (SIGKILL, power loss, a lost database). Each gets an
+/// audit row. Returns their ids.
+pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<Vec<Uuid>> {
+    let mut tx = tenant(pool, org).await?;
+    let closed: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE pipeline_executions SET status = 'failed', finished_at = now(),
+                error = 'the run ended without closing (killed, power loss or lost database); closed by the next run'
+         WHERE organization_id = $1 AND source = $2 AND status = 'running'
+         RETURNING id",
+    )
+    .bind(org)
+    .bind(source)
+    .fetch_all(&mut *tx)
+    .await?;
+    for run in &closed {
+        sqlx::query(
+            "INSERT INTO audit_log (organization_id, action, entity_type, entity_id, details)
+             VALUES ($1, 'molecules.load.closed_stale', 'pipeline_execution', $2, $3)",
+        )
+        .bind(org)
+        .bind(run)
+        .bind(serde_json::json!({"status": "failed", "closed_by": "next run"}))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(closed)
 }

@@ -34,6 +34,7 @@ use crate::source::{FileJob, Root};
 use crossbeam_channel::{bounded, Receiver};
 use stats::{RejectLog, Stats};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -155,6 +156,45 @@ impl Known for NothingKnown {
     }
 }
 
+/// Asks a run to stop: no new file is listed and no further chunk is read;
+/// what was read is parsed and handed to the sink, which finishes. A file
+/// cut short never ends, so it is not completed and the next run reads it
+/// again. The value says why (a signal number, or [`Cancel::LOCK_LOST`]).
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(Arc<AtomicUsize>);
+
+impl Cancel {
+    /// The run lost its advisory lock: another run may start beside it.
+    pub const LOCK_LOST: usize = 1000;
+
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    /// The shared value (a signal handler stores the signal number in it).
+    pub fn flag(&self) -> Arc<AtomicUsize> {
+        self.0.clone()
+    }
+
+    pub fn set(&self, reason: usize) {
+        let _ = self
+            .0
+            .compare_exchange(0, reason, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Why the run was asked to stop; `None` while it goes on.
+    pub fn reason(&self) -> Option<usize> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            r => Some(r),
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.reason().is_some()
+    }
+}
+
 /// How hard the pipeline works: threads, readers and chunk sizes.
 #[derive(Clone)]
 pub struct Options {
@@ -164,6 +204,8 @@ pub struct Options {
     pub threads: usize,
     pub chunk_bytes: usize,
     pub chunk_records: usize,
+    /// Set to stop the run early (signals, a lost lock).
+    pub cancel: Cancel,
 }
 
 impl Default for Options {
@@ -174,6 +216,7 @@ impl Default for Options {
             threads: cpus,
             chunk_bytes: 1 << 20,
             chunk_records: 1024,
+            cancel: Cancel::new(),
         }
     }
 }
@@ -211,7 +254,10 @@ pub fn run(
 
     std::thread::scope(|s| {
         let problems_tx = parse_tx.clone();
-        s.spawn(move || walk::walk_stage(roots, files_tx, problems_tx, known, stats, rejects));
+        let cancel = &options.cancel;
+        s.spawn(move || {
+            walk::walk_stage(roots, files_tx, problems_tx, known, cancel, stats, rejects)
+        });
         for _ in 0..readers {
             let (rx, tx) = (files_rx.clone(), parse_tx.clone());
             s.spawn(move || read::read_stage(rx, tx, options, needs, stats, rejects));

@@ -41,6 +41,9 @@ fn read_file(
     rejects: &RejectLog,
 ) -> bool {
     let known = needs.known.as_ref();
+    if options.cancel.is_set() {
+        return false;
+    }
     let mut busy = Instant::now();
     let refuse = |reason: String| {
         let r = Reject::file(job.display.clone(), reason);
@@ -119,6 +122,10 @@ fn read_file(
         .with_chunk_size(options.chunk_bytes, options.chunk_records);
     let mut error = None;
     loop {
+        if options.cancel.is_set() {
+            // Not ended: the file stays incomplete and is read again.
+            return false;
+        }
         match splitter.next_chunk() {
             Ok(Some(chunk)) => {
                 Stats::add(&stats.bytes_decoded, chunk.data.len() as u64);

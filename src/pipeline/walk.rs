@@ -2,7 +2,7 @@
 //! hand each molecule file to the readers.
 
 use super::stats::{RejectLog, Stats};
-use super::{Known, ToParse};
+use super::{Cancel, Known, ToParse};
 use crate::source::{self, FileJob, Found, Root};
 use crossbeam_channel::Sender;
 
@@ -14,6 +14,7 @@ pub(super) fn walk_stage(
     tx: Sender<FileJob>,
     problems: Sender<ToParse>,
     known: &dyn Known,
+    cancel: &Cancel,
     stats: &Stats,
     rejects: &RejectLog,
 ) {
@@ -24,7 +25,7 @@ pub(super) fn walk_stage(
             Stats::add(&stats.files_seen, 1);
             Stats::add(&stats.bytes_listed, job.size);
             seen.insert(job.uri.clone());
-            tx.send(job).is_ok()
+            !cancel.is_set() && tx.send(job).is_ok()
         }
         Found::Ignored(_) => {
             Stats::add(&stats.files_ignored, 1);
@@ -42,8 +43,8 @@ pub(super) fn walk_stage(
             problems.send(ToParse::FileRejected(r)).is_ok()
         }
     });
-    // A listing that failed part-way says nothing about what vanished.
-    if !complete {
+    // A listing that failed or stopped part-way says nothing about what vanished.
+    if !complete || cancel.is_set() {
         return;
     }
     for root in roots {

@@ -9,8 +9,9 @@ use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
-use crate::pipeline::{self, with_progress};
+use crate::pipeline::{self, with_progress, Cancel};
 use crate::source::Root;
+use sqlx::PgConnection;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +32,8 @@ pub struct LoadRequest {
     pub sink: SinkOptions,
     pub tuning: Tuning,
     pub display: Display,
+    /// Set (by a signal handler) to stop the run; see [`Cancel`].
+    pub cancel: Cancel,
 }
 
 /// What a load did. A failure *during* the run is a report with `error`
@@ -44,14 +47,17 @@ pub struct LoadReport {
     pub notices: Vec<String>,
     pub resumed_transfers: u64,
     pub error: Option<String>,
+    /// The signal that stopped the run (SIGINT 2, SIGTERM 15), if one did.
+    pub signal: Option<usize>,
 }
 
 impl LoadReport {
     pub fn exit(&self) -> Exit {
-        if self.error.is_some() {
-            Exit::Failure
-        } else {
-            exit_for(&self.summary)
+        match (&self.error, self.signal) {
+            (Some(_), _) => Exit::Failure,
+            (None, Some(15)) => Exit::Terminated,
+            (None, Some(_)) => Exit::Interrupted,
+            (None, None) => exit_for(&self.summary),
         }
     }
 
@@ -60,6 +66,8 @@ impl LoadReport {
         match self.exit() {
             Exit::Success => "completed",
             Exit::Rejects => "completed_with_rejects",
+            Exit::NoMoleculeFiles => "no_molecule_files",
+            Exit::Interrupted | Exit::Terminated => "cancelled",
             Exit::Failure | Exit::Usage => "failed",
         }
     }
@@ -96,24 +104,22 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     ))?;
     let (org, org_name, pool) = (located.org.id, located.org.name, located.pool);
     let url = located.url.as_str();
-    // One load of a source into an organization at a time: a second one
-    // waits for the first, then finds its work done.
-    let _lock = match rt.block_on(db::try_lock_source(url, org, &source))? {
-        Ok(lock) => lock,
-        Err(mut conn) => {
-            eprintln!(
-                "molingest: another load of {source} into {org_name} is running; waiting for it to finish"
-            );
-            rt.block_on(db::wait_lock_source(&mut conn, org, &source))?;
-            conn
-        }
-    };
+    let lock = rt.block_on(take_lock(url, org, &org_name, &source))?;
+    // Runs of this source still `running` died without closing: close them.
+    let stale = rt.block_on(db::close_stale_runs(&pool, org, &source))?;
     let run = rt.block_on(db::begin_run(&pool, org, &source))?;
+    let mut options = pipeline_options(&req.tuning, &roots);
+    options.cancel = req.cancel.clone();
+    let watch = rt.spawn(watch_lock(lock, options.cancel.clone()));
     let stats = Arc::new(Stats::default());
     let log = RejectLog::new(req.rejects.as_deref(), req.display.quiet)
         .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
+    for id in &stale {
+        log.notice(format!(
+            "run {id} of this source ended without closing; closed it as failed"
+        ));
+    }
     let start = Instant::now();
-    let options = pipeline_options(&req.tuning, &roots);
     let result = with_progress(&stats, req.display.progress, || {
         let mut sink = DbSink::open(rt.handle(), url, org, req.sink, stats.clone())?;
         pipeline::run(&roots, &options, &mut sink, &stats, &log)
@@ -121,27 +127,36 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     log.flush()
         .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
     let summary = stats.snapshot(start.elapsed());
-    let error = match &result {
-        Ok(()) if summary.listings_failed > 0 => Some(format!(
+    let cancelled = options.cancel.reason();
+    let error = match (&result, cancelled) {
+        (Err(e), _) => Some(e.to_string()),
+        (Ok(()), Some(Cancel::LOCK_LOST)) => Some(
+            "lost the run's advisory lock (its connection ended): stopped so that no other \
+             load of this source writes beside this one; run it again"
+                .to_owned(),
+        ),
+        (Ok(()), _) if summary.listings_failed > 0 => Some(format!(
             "{} source(s) could not be listed",
             summary.listings_failed
         )),
-        Ok(()) => None,
-        Err(e) => Some(e.to_string()),
+        (Ok(()), _) => None,
     };
+    let signal = cancelled.filter(|&r| r != Cancel::LOCK_LOST && error.is_none());
     let (kept, notices) = (log.kept(), log.notices());
     let end = RunEnd {
-        status: if error.is_some() {
-            RunStatus::Failed
-        } else {
-            RunStatus::Completed
+        status: match (&error, signal) {
+            (Some(_), _) => RunStatus::Failed,
+            (None, Some(_)) => RunStatus::Cancelled,
+            (None, None) => RunStatus::Completed,
         },
         summary: &summary,
         rejects: &kept,
         notices: &notices,
         error: error.as_deref(),
     };
-    rt.block_on(db::finish_run(&pool, org, run, &end))?;
+    let closed = rt.block_on(db::finish_run(&pool, org, run, &end));
+    watch.abort();
+    closed?;
     Ok(LoadReport {
         run_id: run,
         organization: org_name,
@@ -149,5 +164,41 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         notices,
         resumed_transfers: resumed(&roots),
         error,
+        signal,
     })
+}
+
+/// One load of a source into an organization at a time: a second one waits
+/// for the first, then finds its work done. The lock lives on a connection
+/// of its own, held for the run.
+async fn take_lock(url: &str, org: Uuid, org_name: &str, source: &str) -> Result<PgConnection> {
+    match db::try_lock_source(url, org, source).await? {
+        Ok(lock) => Ok(lock),
+        Err(mut conn) => {
+            eprintln!(
+                "molingest: another load of {source} into {org_name} is running; waiting for it to finish"
+            );
+            db::wait_lock_source(&mut conn, org, source).await?;
+            Ok(conn)
+        }
+    }
+}
+
+/// Hold the lock's connection and check it every second: if it ends, the
+/// lock is gone with it, and the run stops before another can write beside
+/// it. Dropped (lock released) when the run aborts this task.
+async fn watch_lock(mut lock: PgConnection, cancel: Cancel) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let alive = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            sqlx::query("SELECT 1").execute(&mut lock),
+        )
+        .await;
+        if !matches!(alive, Ok(Ok(_))) {
+            cancel.set(Cancel::LOCK_LOST);
+            return;
+        }
+    }
 }

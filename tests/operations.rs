@@ -1,0 +1,233 @@
+//! Operations an operator relies on at 3 a.m.: signals stop a load cleanly
+//! and record it, a killed run is closed by the next, a lost lock stops the
+//! run, and a source without molecule files is its own outcome.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MOLECULES: i64 = 50_000; // benches/data: 5 files of 10,000
+
+async fn setup(pool: &PgPool) -> String {
+    molingest::db::add_org(pool, "acme").await.unwrap();
+    url_of(pool)
+}
+
+/// A slow-ish load of benches/data (small batches, one writer) to interrupt.
+fn start_load(url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_molingest"))
+        .args([
+            "load",
+            "benches/data",
+            "--org",
+            "acme",
+            "--json",
+            "--batch-rows",
+            "200",
+            "--writers",
+            "1",
+        ])
+        .current_dir(root())
+        .env("DATABASE_URL", url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until this run has committed some molecules (it is well under way).
+async fn wait_for_rows(pool: &PgPool) {
+    let start = Instant::now();
+    let before = count(pool, "SELECT count(*) FROM molecules").await;
+    while count(pool, "SELECT count(*) FROM molecules").await < before + 1000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no rows committed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) with our own child's pid.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+async fn finish(child: Child) -> (Option<i32>, Value, String) {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+async fn rerun(url: &str) -> (Option<i32>, Value) {
+    let url = url.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        molingest(
+            Some(&url),
+            &["load", "benches/data", "--org", "acme", "--json"],
+        )
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+    )
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn sigint_and_sigterm_stop_the_load_cleanly_and_it_resumes(pool: PgPool) {
+    let url = setup(&pool).await;
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let child = start_load(&url);
+        wait_for_rows(&pool).await;
+        signal(&child, sig);
+        let (exit, v, stderr) = finish(child).await;
+        if v["status"] == "completed" {
+            continue; // finished before the signal arrived: nothing to check
+        }
+        assert_eq!(exit, Some(code), "signal {sig}: {v} {stderr}");
+        assert_eq!(v["status"], "cancelled", "{v}");
+        assert!(
+            stderr.contains("run the same command again")
+                || stderr.contains("Run the same command again"),
+            "{stderr}"
+        );
+        let (status, inserted, finished): (String, i64, bool) = sqlx::query_as(
+            "SELECT status::text, records_inserted, finished_at IS NOT NULL
+             FROM pipeline_executions ORDER BY started_at DESC LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(status, "cancelled");
+        assert!(finished, "the run is closed");
+        assert_eq!(inserted, v["records_inserted"].as_i64().unwrap());
+    }
+    let (exit, v) = rerun(&url).await;
+    assert_eq!(exit, Some(0), "{v}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecules").await,
+        MOLECULES
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM molecule_files WHERE status = 'completed'"
+        )
+        .await,
+        5
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_killed_run_is_closed_by_the_next_one(pool: PgPool) {
+    let url = setup(&pool).await;
+    let child = start_load(&url);
+    wait_for_rows(&pool).await;
+    signal(&child, libc::SIGKILL);
+    let _ = finish(child).await;
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM pipeline_executions WHERE status = 'running'"
+        )
+        .await,
+        1,
+        "SIGKILL leaves the run open"
+    );
+    let (exit, v) = rerun(&url).await;
+    assert_eq!(exit, Some(0), "{v}");
+    assert!(
+        v["notices"].to_string().contains("ended without closing"),
+        "{v}"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM pipeline_executions WHERE status = 'running'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pipeline_executions WHERE status = 'failed' AND finished_at IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM audit_log WHERE action = 'molecules.load.closed_stale'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecules").await,
+        MOLECULES
+    );
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn losing_the_lock_stops_the_run(pool: PgPool) {
+    let url = setup(&pool).await;
+    let child = start_load(&url);
+    wait_for_rows(&pool).await;
+    let killed = count(
+        &pool,
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'molingest-lock' AND datname = current_database()) t",
+    )
+    .await;
+    assert_eq!(killed, 1);
+    let (exit, v, stderr) = finish(child).await;
+    if v["status"] == "completed" {
+        return; // it finished within the second the check takes
+    }
+    assert_eq!(exit, Some(1), "{v} {stderr}");
+    assert_eq!(v["status"], "failed");
+    assert!(v["error"].as_str().unwrap().contains("lock"), "{v}");
+    let (exit, v) = rerun(&url).await;
+    assert_eq!(exit, Some(0), "{v}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecules").await,
+        MOLECULES
+    );
+}
+
+#[test]
+fn a_source_without_molecule_files_is_its_own_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not molecules\n").unwrap();
+    let out = molingest(None, &["scan", dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files_seen"], 0);
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn loading_a_source_without_molecule_files_says_so(pool: PgPool) {
+    let url = setup(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not molecules\n").unwrap();
+    let path = dir.path().to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        molingest(Some(&url), &["load", &path, "--org", "acme", "--json"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "no_molecule_files");
+}
