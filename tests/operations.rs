@@ -231,3 +231,32 @@ async fn loading_a_source_without_molecule_files_says_so(pool: PgPool) {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "no_molecule_files");
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_terminated_writer_is_retried_without_losing_or_doubling_a_row(pool: PgPool) {
+    let url = setup(&pool).await;
+    let child = start_load(&url);
+    wait_for_rows(&pool).await;
+    let mut terminated = 0;
+    for _ in 0..3 {
+        terminated += count(
+            &pool,
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'molingest-writer' AND datname = current_database()) t",
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(terminated >= 1);
+    let (exit, v, stderr) = finish(child).await;
+    assert_eq!(exit, Some(0), "{v} {stderr}");
+    assert!(v["batches_retried"].as_u64().unwrap() >= 1, "{v}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecules").await,
+        MOLECULES
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecule_properties").await,
+        MOLECULES
+    );
+}

@@ -28,7 +28,7 @@ use crate::pipeline::{Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outc
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -138,6 +138,7 @@ impl DbSink {
         for _ in 0..writers.max(1) {
             let mut conn = rt.block_on(connect_writer(url))?;
             let (rx, stats, committed) = (rx.clone(), stats.clone(), committed.clone());
+            let url = url.to_owned();
             handles.push(rt.spawn(async move {
                 loop {
                     let Some(batch) = rx.lock().await.recv().await else {
@@ -145,7 +146,7 @@ impl DbSink {
                     };
                     let t = Instant::now();
                     let seq = batch.seq;
-                    write_batch(&mut conn, org, batch, &stats).await?;
+                    write_with_retry(&mut conn, &url, org, &batch, &stats).await?;
                     Stats::add_time(&stats.busy_db_ns, t.elapsed());
                     if let Ok(mut c) = committed.lock() {
                         c.mark(seq);
@@ -301,28 +302,82 @@ async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
     Ok(conn)
 }
 
-async fn write_batch(
+/// How long a writer keeps retrying one batch through transient faults.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Write a batch, retrying transient faults (a lost connection, an
+/// administrator's shutdown of the backend, a serialization failure or
+/// deadlock) with backoff for up to [`RETRY_FOR`], on a new connection when
+/// the old one is gone. A batch is one transaction and its insert ignores
+/// rows already there, so a retry never loses or doubles a row.
+async fn write_with_retry(
     conn: &mut PgConnection,
+    url: &str,
     org: Uuid,
-    batch: Batch,
+    batch: &Batch,
     stats: &Stats,
 ) -> Result<(), Error> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let err = match write_batch(conn, org, batch).await {
+            Ok(inserted) => {
+                Stats::add(&stats.records_inserted, inserted);
+                Stats::add(
+                    &stats.records_duplicate,
+                    batch.rows.saturating_sub(inserted),
+                );
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        if !transient(&err) || start.elapsed() + pause > RETRY_FOR {
+            return Err(err);
+        }
+        Stats::add(&stats.batches_retried, 1);
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+        if conn.ping().await.is_err() {
+            match connect_writer(url).await {
+                Ok(fresh) => *conn = fresh,
+                Err(e) if transient(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Faults worth retrying: the connection (I/O, closed pool, protocol),
+/// `08…` connection exceptions, `57P01`–`57P03` shutdowns, `40001`
+/// serialization failures and `40P01` deadlocks.
+fn transient(e: &Error) -> bool {
+    match e {
+        Error::Database(sqlx::Error::Io(_))
+        | Error::Database(sqlx::Error::PoolTimedOut)
+        | Error::Database(sqlx::Error::PoolClosed)
+        | Error::Database(sqlx::Error::WorkerCrashed)
+        | Error::Database(sqlx::Error::Protocol(_)) => true,
+        Error::Database(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
+}
+
+/// One batch in one transaction; returns how many rows were new.
+async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: &Batch) -> Result<u64, Error> {
     let mut tx = tenant(&mut *conn, org).await?;
+    let mut inserted = 0;
     if batch.rows > 0 {
         let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
-        copy.send(batch.copy).await?;
+        copy.send(batch.copy.as_slice()).await?;
         copy.finish().await?;
-        let inserted = sqlx::query(&STAGE.move_rows)
+        inserted = sqlx::query(&STAGE.move_rows)
             .bind(org)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        Stats::add(&stats.records_inserted, inserted);
-        Stats::add(
-            &stats.records_duplicate,
-            batch.rows.saturating_sub(inserted),
-        );
     }
     tx.commit().await?;
-    Ok(())
+    Ok(inserted)
 }

@@ -34,6 +34,8 @@ pub struct Stats {
     pub records_rejected: AtomicU64,
     pub records_inserted: AtomicU64,
     pub records_duplicate: AtomicU64,
+    /// Database batches written again after a transient fault.
+    pub batches_retried: AtomicU64,
     /// Nanoseconds each stage spent working (not waiting on a channel).
     pub busy_read_ns: AtomicU64,
     pub busy_parse_ns: AtomicU64,
@@ -70,6 +72,7 @@ impl Stats {
             records_rejected: g(&self.records_rejected),
             records_inserted: g(&self.records_inserted),
             records_duplicate: g(&self.records_duplicate),
+            batches_retried: g(&self.batches_retried),
             seconds,
             molecules_per_second: if seconds > 0.0 {
                 parsed as f64 / seconds
@@ -116,6 +119,7 @@ pub struct Summary {
     pub records_rejected: u64,
     pub records_inserted: u64,
     pub records_duplicate: u64,
+    pub batches_retried: u64,
     pub seconds: f64,
     pub molecules_per_second: f64,
     pub mb_per_second: f64,
