@@ -73,6 +73,17 @@ pub enum Command {
         /// Write every rejected record or file as a JSON line to this file.
         #[arg(long, value_name = "FILE")]
         rejects: Option<PathBuf>,
+        /// Write each rejected record's own text to DIR (one file per source file, in its
+        /// format: fix them and load DIR), with the reasons in DIR/rejects.jsonl.
+        #[arg(long, value_name = "DIR", conflicts_with = "rejects")]
+        rejects_dir: Option<PathBuf>,
+        /// Stop the run (exit 5) once more than N records were rejected.
+        #[arg(long, value_name = "N")]
+        max_errors: Option<u64>,
+        /// Stop the run (exit 5) once more than this share (0–1) of the records seen
+        /// were rejected (judged after the first 100).
+        #[arg(long, value_name = "R", value_parser = rate)]
+        max_error_rate: Option<f64>,
         /// Print one JSON summary on stdout (for cron); no progress bar.
         #[arg(long)]
         json: bool,
@@ -163,4 +174,11 @@ pub enum DbAction {
     Start,
     Stop,
     Status,
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?}: a share between 0 and 1, e.g. 0.05")),
+    }
 }

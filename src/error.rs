@@ -32,6 +32,16 @@ pub struct Reject {
     pub record: Option<u64>,
     pub line: Option<u64>,
     pub reason: String,
+    /// The record's own text, to write it back out (`--rejects-dir`).
+    #[serde(skip)]
+    pub original: Option<Original>,
+}
+
+/// A rejected record's text as it was in its file, and the file's format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Original {
+    pub text: Vec<u8>,
+    pub format: crate::formats::Format,
 }
 
 impl Reject {
@@ -41,6 +51,7 @@ impl Reject {
             record: None,
             line: None,
             reason: reason.into(),
+            original: None,
         }
     }
 
@@ -50,6 +61,7 @@ impl Reject {
             record: Some(record),
             line: Some(e.line),
             reason: e.reason.clone(),
+            original: None,
         }
     }
 }

@@ -15,6 +15,9 @@ pub enum Exit {
     /// The sources named hold no molecule file at all (an empty prefix, a
     /// typo, only `.txt` files): nothing was read, and that is not success.
     NoMoleculeFiles = 4,
+    /// More records were rejected than `--max-errors`/`--max-error-rate`
+    /// allow: the run stopped; what was committed stays.
+    ErrorBudget = 5,
     /// Stopped by SIGINT (Ctrl-C): committed batches stand; run it again.
     Interrupted = 130,
     /// Stopped by SIGTERM: committed batches stand; run it again.
@@ -40,6 +43,10 @@ impl Exit {
         (
             Exit::NoMoleculeFiles,
             "the sources hold no molecule file at all (empty prefix, typo, only other files)",
+        ),
+        (
+            Exit::ErrorBudget,
+            "stopped: more records rejected than --max-errors / --max-error-rate allow; what was committed stays",
         ),
         (
             Exit::Interrupted,

@@ -8,7 +8,7 @@ use cli::{Cli, Command, DbAction, Direction, OrgCommand};
 use molingest::db::routing::describe;
 use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
-use molingest::pipeline::Cancel;
+use molingest::pipeline::{Cancel, ErrorBudget};
 use molingest::workflow::admin::{self, Database};
 use molingest::workflow::{self, Display, LoadRequest, ScanRequest, Tuning};
 use std::io::{IsTerminal, Write};
@@ -128,6 +128,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             org,
             create_org,
             rejects,
+            rejects_dir,
+            max_errors,
+            max_error_rate,
             json,
             full,
             batch_rows,
@@ -140,6 +143,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 org,
                 create_org,
                 rejects,
+                rejects_dir,
+                budget: ErrorBudget {
+                    max_errors,
+                    max_rate: max_error_rate,
+                },
                 sink: SinkOptions {
                     limits: BatchLimits {
                         rows: batch_rows.max(1),

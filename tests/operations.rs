@@ -260,3 +260,134 @@ async fn a_terminated_writer_is_retried_without_losing_or_doubling_a_row(pool: P
         MOLECULES
     );
 }
+
+fn smiles_file(dir: &std::path::Path, name: &str, good: usize, bad: usize) {
+    let mut text = String::new();
+    for i in 0..good {
+        text.push_str(&format!("{} good{i}\n", "C".repeat(i + 1)));
+    }
+    for i in 0..bad {
+        text.push_str(&format!("C1{} bad{i}\n", "C".repeat(i + 1)));
+    }
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+async fn load_args(url: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let url = url.to_owned();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        molingest(Some(&url), &args)
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+    )
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn the_error_budget_stops_the_run_and_the_bad_file_is_read_again(pool: PgPool) {
+    let url = setup(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    smiles_file(dir.path(), "bad.smi", 20, 30);
+    let path = dir.path().to_str().unwrap();
+    let (exit, v) = load_args(
+        &url,
+        &["load", path, "--org", "acme", "--json", "--max-errors", "5"],
+    )
+    .await;
+    assert_eq!(exit, Some(5), "{v}");
+    assert_eq!(v["status"], "failed");
+    assert!(v["error"].as_str().unwrap().contains("error budget"), "{v}");
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM molecule_files WHERE status = 'completed'"
+        )
+        .await,
+        0,
+        "the file that broke the budget is not complete"
+    );
+    let (status,): (String,) = sqlx::query_as("SELECT status::text FROM pipeline_executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "failed");
+    // A rate budget: 30 of 50 is above 10 %.
+    let (exit, _) = load_args(
+        &url,
+        &[
+            "load",
+            path,
+            "--org",
+            "acme",
+            "--json",
+            "--max-error-rate",
+            "0.1",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Some(5));
+    // Without a budget the file is read again and completes, with rejects.
+    let (exit, v) = load_args(&url, &["load", path, "--org", "acme", "--json"]).await;
+    assert_eq!(exit, Some(3), "{v}");
+    assert_eq!(v["files_read"], 1);
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 20);
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn rejected_records_are_written_back_and_load_once_fixed(pool: PgPool) {
+    let url = setup(&pool).await;
+    let src = tempfile::tempdir().unwrap();
+    smiles_file(src.path(), "lib.smi", 3, 2);
+    std::fs::copy(
+        corpus().join("broken/derived__truncated_record.sdf"),
+        src.path().join("cut.sdf"),
+    )
+    .unwrap();
+    let rejects = tempfile::tempdir().unwrap();
+    let rdir = rejects.path().join("r");
+    let (exit, v) = load_args(
+        &url,
+        &[
+            "load",
+            src.path().to_str().unwrap(),
+            "--org",
+            "acme",
+            "--json",
+            "--rejects-dir",
+            rdir.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(exit, Some(3), "{v}");
+    let smi = std::fs::read_to_string(rdir.join("lib.rejected.smi")).unwrap();
+    assert_eq!(
+        smi, "C1C bad0\nC1CC bad1\n",
+        "each rejected line, as it was"
+    );
+    let sdf = std::fs::read_to_string(rdir.join("cut.rejected.sdf")).unwrap();
+    assert!(sdf.ends_with("$$$$\n") && sdf.lines().count() > 3, "{sdf}");
+    let reasons = json_lines(&std::fs::read(rdir.join("rejects.jsonl")).unwrap());
+    assert_eq!(
+        reasons.len() as u64,
+        v["records_rejected"].as_u64().unwrap()
+    );
+    // Fix the SMILES, drop the cut SDF record, load the directory.
+    std::fs::write(
+        rdir.join("lib.rejected.smi"),
+        "C1CC1 fixed0\nC1CCC1 fixed1\n",
+    )
+    .unwrap();
+    std::fs::remove_file(rdir.join("cut.rejected.sdf")).unwrap();
+    std::fs::remove_file(rdir.join("rejects.jsonl")).unwrap();
+    let (exit, v) = load_args(
+        &url,
+        &["load", rdir.to_str().unwrap(), "--org", "acme", "--json"],
+    )
+    .await;
+    assert_eq!(exit, Some(0), "{v}");
+    assert_eq!(v["records_inserted"], 2);
+}

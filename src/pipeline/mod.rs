@@ -19,6 +19,7 @@ mod hash;
 mod parse;
 pub mod progress;
 mod read;
+mod rejects;
 pub mod stats;
 mod walk;
 
@@ -166,6 +167,8 @@ pub struct Cancel(Arc<AtomicUsize>);
 impl Cancel {
     /// The run lost its advisory lock: another run may start beside it.
     pub const LOCK_LOST: usize = 1000;
+    /// More records were rejected than the error budget allows.
+    pub const ERROR_BUDGET: usize = 1001;
 
     pub fn new() -> Self {
         Cancel::default()
@@ -204,8 +207,53 @@ pub struct Options {
     pub threads: usize,
     pub chunk_bytes: usize,
     pub chunk_records: usize,
-    /// Set to stop the run early (signals, a lost lock).
+    /// Set to stop the run early (signals, a lost lock, the error budget).
     pub cancel: Cancel,
+    pub budget: ErrorBudget,
+}
+
+/// How many rejected records a run tolerates before it stops
+/// (`--max-errors`, `--max-error-rate`). Unlimited by default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ErrorBudget {
+    /// Stop once more than this many records were rejected.
+    pub max_errors: Option<u64>,
+    /// Stop once the rejected share of records seen is above this (0–1),
+    /// judged after the first [`ErrorBudget::RATE_AFTER`] records, and at
+    /// the end of every file.
+    pub max_rate: Option<f64>,
+}
+
+impl ErrorBudget {
+    pub const RATE_AFTER: u64 = 100;
+
+    /// `at_file_end`: judge the rate however few records were seen.
+    pub fn exceeded(&self, stats: &Stats, at_file_end: bool) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let rejected = stats.records_rejected.load(Relaxed);
+        let seen = rejected + stats.records_parsed.load(Relaxed);
+        self.max_errors.is_some_and(|m| rejected > m)
+            || self.max_rate.is_some_and(|r| {
+                (at_file_end || seen >= Self::RATE_AFTER) && rejected as f64 > r * seen as f64
+            })
+    }
+
+    /// Why the run stopped, for its record.
+    pub fn describe(&self, stats: &Stats) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let rejected = stats.records_rejected.load(Relaxed);
+        let seen = rejected + stats.records_parsed.load(Relaxed);
+        let limit = match (self.max_errors, self.max_rate) {
+            (Some(m), Some(r)) => format!("--max-errors {m} / --max-error-rate {r}"),
+            (Some(m), None) => format!("--max-errors {m}"),
+            (None, Some(r)) => format!("--max-error-rate {r}"),
+            (None, None) => "none".into(),
+        };
+        format!(
+            "error budget exceeded: {rejected} of {seen} records rejected (limit {limit}); \
+             what was committed stays, the file that broke the budget is read again next run"
+        )
+    }
 }
 
 impl Default for Options {
@@ -217,6 +265,7 @@ impl Default for Options {
             chunk_bytes: 1 << 20,
             chunk_records: 1024,
             cancel: Cancel::new(),
+            budget: ErrorBudget::default(),
         }
     }
 }
@@ -264,7 +313,9 @@ pub fn run(
         }
         drop((files_rx, parse_tx));
         s.spawn(move || {
-            pool.install(|| parse::parse_stage(parse_rx, events_tx, encoder, stats, rejects))
+            pool.install(|| {
+                parse::parse_stage(parse_rx, events_tx, encoder, options, stats, rejects)
+            })
         });
         sink_stage(events_rx, sink, stats)
     })

@@ -3,9 +3,9 @@
 
 use super::hash::record_hash;
 use super::stats::{RejectLog, Stats};
-use super::{Encoder, Event, FileEnd, FileInfo, Outcome, Record, ToParse};
+use super::{Cancel, Encoder, Event, FileEnd, FileInfo, Options, Outcome, Record, ToParse};
 use crate::chem;
-use crate::error::{ParseError, Reject};
+use crate::error::{Original, ParseError, Reject};
 use crate::formats::split::{Chunk, Span};
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
@@ -16,9 +16,11 @@ pub(super) fn parse_stage(
     rx: Receiver<ToParse>,
     tx: Sender<Event>,
     encoder: Option<&dyn Encoder>,
+    options: &Options,
     stats: &Stats,
     rejects: &RejectLog,
 ) {
+    let cancel = &options.cancel;
     // Records and rejects per file, for its End event.
     let mut per_file: std::collections::HashMap<*const FileInfo, (u64, u64)> = Default::default();
     for msg in rx {
@@ -50,7 +52,18 @@ pub(super) fn parse_stage(
                     }
                 }
                 Stats::add_time(&stats.busy_parse_ns, t.elapsed());
+                if options.budget.exceeded(stats, false) {
+                    cancel.set(Cancel::ERROR_BUDGET);
+                }
                 Event::Records(f, outcomes)
+            }
+            // Once the run is stopping, no file ends: the one that broke the
+            // error budget (or was cut by a signal) is read again next time.
+            ToParse::End(..) if cancel.is_set() => continue,
+            // The rate is judged at each file's end however few records it had.
+            ToParse::End(..) if options.budget.exceeded(stats, true) => {
+                cancel.set(Cancel::ERROR_BUDGET);
+                continue;
             }
             ToParse::End(f, error) => {
                 let (records, rejected) = per_file.remove(&Arc::as_ptr(&f)).unwrap_or_default();
@@ -78,8 +91,14 @@ pub fn process(
     span: &Span,
     encoder: Option<&dyn Encoder>,
 ) -> Outcome {
-    let reject =
-        |e: ParseError| Outcome::Rejected(Reject::record(file.job.display.clone(), span.index, &e));
+    let reject = |e: ParseError| {
+        let mut r = Reject::record(file.job.display.clone(), span.index, &e);
+        r.original = Some(Original {
+            text: chunk.record(span).to_vec(),
+            format: file.format,
+        });
+        Outcome::Rejected(r)
+    };
     if let Some(reason) = &span.error {
         return reject(ParseError::new(span.line, reason.clone()));
     }

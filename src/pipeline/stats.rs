@@ -1,13 +1,8 @@
-//! Counters shared by every stage, and the reject report. Stages add to them
-//! as they go; the progress bar and the summary read them.
+//! Counters shared by every stage. Stages add to them as they go; the
+//! progress line and the summary read them.
 
-use crate::error::Reject;
 use serde::Serialize;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -176,84 +171,4 @@ impl Summary {
     }
 }
 
-/// How many rejects the run record keeps (the JSONL report keeps all).
-pub const REJECTS_KEPT: usize = 1000;
-
-/// Rejects: counted, kept (the first [`REJECTS_KEPT`]) for the run record,
-/// written to the JSONL report if one was asked for, and told on stderr.
-pub struct RejectLog {
-    file: Option<Mutex<BufWriter<File>>>,
-    kept: Mutex<Vec<Reject>>,
-    notices: Mutex<Vec<String>>,
-    quiet: bool,
-}
-
-impl RejectLog {
-    pub fn new(report: Option<&Path>, quiet: bool) -> std::io::Result<Self> {
-        let file = match report {
-            Some(p) => Some(Mutex::new(BufWriter::new(File::create(p)?))),
-            None => None,
-        };
-        Ok(RejectLog {
-            file,
-            kept: Mutex::new(Vec::new()),
-            notices: Mutex::new(Vec::new()),
-            quiet,
-        })
-    }
-
-    pub fn add(&self, stats: &Stats, r: Reject) {
-        if r.record.is_some() {
-            Stats::add(&stats.records_rejected, 1);
-        } else {
-            Stats::add(&stats.files_failed, 1);
-        }
-        if let Some(f) = &self.file {
-            if let Ok(mut w) = f.lock() {
-                if let Ok(line) = serde_json::to_string(&r) {
-                    let _ = writeln!(w, "{line}");
-                }
-            }
-        }
-        if let Ok(mut kept) = self.kept.lock() {
-            if !self.quiet && kept.len() < 20 {
-                eprintln!("rejected: {r}");
-            } else if !self.quiet && kept.len() == 20 {
-                eprintln!("rejected: … (further rejects are in the report and the run record)");
-            }
-            if kept.len() < REJECTS_KEPT {
-                kept.push(r);
-            }
-        }
-    }
-
-    /// Something worth telling that is not a reject (a file whose content
-    /// does not match its name, read by its content).
-    pub fn notice(&self, message: String) {
-        if !self.quiet {
-            eprintln!("note: {message}");
-        }
-        if let Ok(mut n) = self.notices.lock() {
-            if n.len() < REJECTS_KEPT {
-                n.push(message);
-            }
-        }
-    }
-
-    pub fn notices(&self) -> Vec<String> {
-        self.notices.lock().map(|n| n.clone()).unwrap_or_default()
-    }
-
-    pub fn kept(&self) -> Vec<Reject> {
-        self.kept.lock().map(|k| k.clone()).unwrap_or_default()
-    }
-
-    pub fn flush(&self) -> std::io::Result<()> {
-        if let Some(f) = &self.file {
-            if let Ok(mut w) = f.lock() {
-                w.flush()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub use super::rejects::{RejectLog, REJECTS_KEPT};

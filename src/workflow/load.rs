@@ -9,7 +9,7 @@ use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
-use crate::pipeline::{self, with_progress, Cancel};
+use crate::pipeline::{self, with_progress, Cancel, ErrorBudget};
 use crate::source::Root;
 use sqlx::PgConnection;
 use std::path::PathBuf;
@@ -28,6 +28,11 @@ pub struct LoadRequest {
     pub create_org: bool,
     /// Write every rejected record or file as a JSON line here.
     pub rejects: Option<PathBuf>,
+    /// Write each rejected record's own text here, per source file, with
+    /// the reasons in `rejects.jsonl`.
+    pub rejects_dir: Option<PathBuf>,
+    /// Stop once too many records are rejected.
+    pub budget: ErrorBudget,
     /// Batches, writer connections, `--full`.
     pub sink: SinkOptions,
     pub tuning: Tuning,
@@ -49,11 +54,14 @@ pub struct LoadReport {
     pub error: Option<String>,
     /// The signal that stopped the run (SIGINT 2, SIGTERM 15), if one did.
     pub signal: Option<usize>,
+    /// The run stopped because it broke its error budget.
+    pub budget_exceeded: bool,
 }
 
 impl LoadReport {
     pub fn exit(&self) -> Exit {
         match (&self.error, self.signal) {
+            (Some(_), _) if self.budget_exceeded => Exit::ErrorBudget,
             (Some(_), _) => Exit::Failure,
             (None, Some(15)) => Exit::Terminated,
             (None, Some(_)) => Exit::Interrupted,
@@ -68,7 +76,7 @@ impl LoadReport {
             Exit::Rejects => "completed_with_rejects",
             Exit::NoMoleculeFiles => "no_molecule_files",
             Exit::Interrupted | Exit::Terminated => "cancelled",
-            Exit::Failure | Exit::Usage => "failed",
+            Exit::Failure | Exit::Usage | Exit::ErrorBudget => "failed",
         }
     }
 
@@ -110,10 +118,14 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let run = rt.block_on(db::begin_run(&pool, org, &source))?;
     let mut options = pipeline_options(&req.tuning, &roots);
     options.cancel = req.cancel.clone();
+    options.budget = req.budget;
     let watch = rt.spawn(watch_lock(lock, options.cancel.clone()));
     let stats = Arc::new(Stats::default());
-    let log = RejectLog::new(req.rejects.as_deref(), req.display.quiet)
-        .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
+    let log = reject_log(
+        req.rejects.as_deref(),
+        req.rejects_dir.as_deref(),
+        req.display.quiet,
+    )?;
     for id in &stale {
         log.notice(format!(
             "run {id} of this source ended without closing; closed it as failed"
@@ -128,8 +140,10 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
     let summary = stats.snapshot(start.elapsed());
     let cancelled = options.cancel.reason();
+    let budget_exceeded = cancelled == Some(Cancel::ERROR_BUDGET);
     let error = match (&result, cancelled) {
         (Err(e), _) => Some(e.to_string()),
+        (Ok(()), Some(Cancel::ERROR_BUDGET)) => Some(req.budget.describe(&stats)),
         (Ok(()), Some(Cancel::LOCK_LOST)) => Some(
             "lost the run's advisory lock (its connection ended): stopped so that no other \
              load of this source writes beside this one; run it again"
@@ -141,7 +155,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         )),
         (Ok(()), _) => None,
     };
-    let signal = cancelled.filter(|&r| r != Cancel::LOCK_LOST && error.is_none());
+    let signal = cancelled.filter(|_| error.is_none());
     let (kept, notices) = (log.kept(), log.notices());
     let end = RunEnd {
         status: match (&error, signal) {
@@ -165,7 +179,23 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         resumed_transfers: resumed(&roots),
         error,
         signal,
+        budget_exceeded,
     })
+}
+
+/// The reject report: a JSONL file, or a directory with the records' own
+/// text as well.
+pub(crate) fn reject_log(
+    file: Option<&std::path::Path>,
+    dir: Option<&std::path::Path>,
+    quiet: bool,
+) -> Result<RejectLog> {
+    let log =
+        RejectLog::new(file, quiet).map_err(|e| Error::io(file.unwrap_or(".".as_ref()), e))?;
+    match dir {
+        Some(d) => log.with_dir(d).map_err(|e| Error::io(d, e)),
+        None => Ok(log),
+    }
 }
 
 /// One load of a source into an organization at a time: a second one waits
