@@ -117,6 +117,24 @@ pub enum Command {
         #[command(flatten)]
         tuning: Tuning,
     },
+    /// Recount a source against the database without writing: every record must be
+    /// in the organization (by content) or be one a load rejects.
+    ///
+    /// Prints, per file, records read = present + rejected (+ missing), then the
+    /// missing records. Exit 0 only when everything is accounted for (6 otherwise).
+    Verify {
+        /// Directories, files, or object-store URLs, as for `load`.
+        #[arg(required = true, value_name = "PATH_OR_URL")]
+        paths: Vec<String>,
+        /// Organization name (may be omitted when the login acts for exactly one).
+        #[arg(long)]
+        org: Option<String>,
+        /// Print the report as one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
     /// The embedded PostgreSQL server: start, stop, status.
     Db {
         #[arg(value_enum)]

@@ -18,6 +18,9 @@ pub enum Exit {
     /// More records were rejected than `--max-errors`/`--max-error-rate`
     /// allow: the run stopped; what was committed stays.
     ErrorBudget = 5,
+    /// `verify`: some records of the source are neither in the database nor
+    /// rejected, or a file could not be read.
+    Unaccounted = 6,
     /// Stopped by SIGINT (Ctrl-C): committed batches stand; run it again.
     Interrupted = 130,
     /// Stopped by SIGTERM: committed batches stand; run it again.
@@ -47,6 +50,10 @@ impl Exit {
         (
             Exit::ErrorBudget,
             "stopped: more records rejected than --max-errors / --max-error-rate allow; what was committed stays",
+        ),
+        (
+            Exit::Unaccounted,
+            "verify: some records are neither in the database nor rejected, or a file could not be read",
         ),
         (
             Exit::Interrupted,

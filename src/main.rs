@@ -178,6 +178,27 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             Ok(report.exit())
         }
+        Command::Verify {
+            paths,
+            org,
+            json,
+            tuning: t,
+        } => {
+            let req = workflow::VerifyRequest {
+                database_url: database.resolve(true)?,
+                sources: paths,
+                org,
+                tuning: tuning(&t),
+                display: display(&t, json),
+            };
+            let report = workflow::verify(&req)?;
+            if json {
+                print_stdout(&serde_json::to_string(&report)?);
+            } else {
+                eprint!("{}", report.render());
+            }
+            Ok(report.exit())
+        }
         Command::Migrate { direction } => {
             let url = database.resolve(false)?;
             match direction {

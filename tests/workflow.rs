@@ -71,6 +71,18 @@ async fn each_file_of_a_load_gets_its_own_content_hash(pool: PgPool) {
     assert_eq!(total as u64, report.summary.records_inserted);
     let json = report.to_json();
     assert_eq!(json["status"], "completed");
+    // The per-file reconciliation: records read per file, as each ended.
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    let read: u64 = files
+        .iter()
+        .map(|f| f["records"].as_u64().unwrap() + f["rejected"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        read,
+        report.summary.records_parsed + report.summary.records_rejected
+    );
+    assert!(files.iter().all(|f| f["status"] == "completed"));
     assert_eq!(json["organization"], "acme");
 }
 

@@ -92,8 +92,20 @@ impl Default for SinkOptions {
     }
 }
 
+/// One file as a load left it: records read = `records` + `rejected`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileDone {
+    pub path: String,
+    pub records: u64,
+    pub rejected: u64,
+    /// `completed`, or `failed` when its stream broke.
+    pub status: &'static str,
+}
+
 pub struct DbSink {
     rt: Handle,
+    /// Files completed so far.
+    done: Vec<FileDone>,
     org: Uuid,
     limits: BatchLimits,
     /// The organization's completed files, so unchanged ones are skipped.
@@ -158,6 +170,7 @@ impl DbSink {
         }
         Ok(DbSink {
             rt: rt.clone(),
+            done: Vec::new(),
             org,
             limits,
             known,
@@ -217,7 +230,24 @@ impl DbSink {
             return Ok(());
         }
         self.rt
-            .block_on(complete_files(&mut self.control, self.org, &ready))
+            .block_on(complete_files(&mut self.control, self.org, &ready))?;
+        self.done.extend(ready.iter().map(|(f, end, _)| FileDone {
+            path: f.job.display.clone(),
+            records: end.records,
+            rejected: end.rejected,
+            status: if end.error.is_some() {
+                "failed"
+            } else {
+                "completed"
+            },
+        }));
+        Ok(())
+    }
+
+    /// The files this run completed (or failed), with their counts: the
+    /// load's per-file reconciliation.
+    pub fn files_done(&self) -> &[FileDone] {
+        &self.done
     }
 
     fn join_writers(&mut self) -> Result<(), Error> {

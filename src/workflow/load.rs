@@ -4,7 +4,7 @@
 
 use super::scan::exit_for;
 use super::{pipeline_options, resumed, roots, runtime, Display, Tuning};
-use crate::db::sink::{DbSink, SinkOptions};
+use crate::db::sink::{DbSink, FileDone, SinkOptions};
 use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -56,6 +56,9 @@ pub struct LoadReport {
     pub signal: Option<usize>,
     /// The run stopped because it broke its error budget.
     pub budget_exceeded: bool,
+    /// Per file read: records + rejected, and how it ended. A file cut short
+    /// (a signal, the error budget) is not here: the next run reads it.
+    pub files: Vec<FileDone>,
 }
 
 impl LoadReport {
@@ -76,7 +79,7 @@ impl LoadReport {
             Exit::Rejects => "completed_with_rejects",
             Exit::NoMoleculeFiles => "no_molecule_files",
             Exit::Interrupted | Exit::Terminated => "cancelled",
-            Exit::Failure | Exit::Usage | Exit::ErrorBudget => "failed",
+            Exit::Failure | Exit::Usage | Exit::ErrorBudget | Exit::Unaccounted => "failed",
         }
     }
 
@@ -88,6 +91,7 @@ impl LoadReport {
         v["notices"] = self.notices.clone().into();
         v["organization"] = self.organization.clone().into();
         v["status"] = self.status().into();
+        v["files"] = serde_json::to_value(&self.files).unwrap_or_default();
         if let Some(e) = &self.error {
             v["error"] = e.clone().into();
         }
@@ -132,9 +136,12 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         ));
     }
     let start = Instant::now();
+    let mut files = Vec::new();
     let result = with_progress(&stats, req.display.progress, || {
         let mut sink = DbSink::open(rt.handle(), url, org, req.sink, stats.clone())?;
-        pipeline::run(&roots, &options, &mut sink, &stats, &log)
+        let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+        files = sink.files_done().to_vec();
+        result
     });
     log.flush()
         .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
@@ -180,6 +187,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         error,
         signal,
         budget_exceeded,
+        files,
     })
 }
 

@@ -4,14 +4,17 @@
 //!
 //! - [`load`]: walk, parse, dedup and load into an organization;
 //! - [`scan`]: the same pipeline without a database;
+//! - [`verify`]: recount a source against the database, writing nothing;
 //! - [`admin`]: migrations, organizations, the embedded server.
 
 pub mod admin;
 pub mod load;
 pub mod scan;
+pub mod verify;
 
 pub use load::{load, LoadReport, LoadRequest};
 pub use scan::{scan, ScanReport, ScanRequest};
+pub use verify::{verify, VerifyReport, VerifyRequest};
 
 use crate::error::{Error, Result};
 use crate::pipeline::Options;
