@@ -8,6 +8,7 @@ use crate::db::sink::{DbSink, FileDone, SinkOptions};
 use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::pipeline::progress::Follow;
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
 use crate::pipeline::{self, with_progress, Cancel, ErrorBudget};
 use crate::source::Root;
@@ -137,7 +138,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     }
     let start = Instant::now();
     let mut files = Vec::new();
-    let result = with_progress(&stats, req.display.progress, || {
+    let result = with_progress(&stats, req.display.progress, Follow::Committed, || {
         let mut sink = DbSink::open(rt.handle(), url, org, req.sink, stats.clone())?;
         let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
         files = sink.files_done().to_vec();

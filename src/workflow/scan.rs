@@ -3,6 +3,7 @@
 use super::{pipeline_options, roots, runtime, Display, Tuning};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::pipeline::progress::Follow;
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
 use crate::pipeline::{self, with_progress};
 use crate::scan::JsonlSink;
@@ -64,7 +65,7 @@ pub fn scan(req: &ScanRequest, jsonl: Option<&mut dyn Write>) -> Result<ScanRepo
     let start = Instant::now();
     let mut sink = JsonlSink::new(jsonl);
     let options = pipeline_options(&req.tuning, &roots);
-    let result = with_progress(&stats, req.display.progress, || {
+    let result = with_progress(&stats, req.display.progress, Follow::Parsed, || {
         pipeline::run(&roots, &options, &mut sink, &stats, &log)
     });
     let output_closed = match result {

@@ -7,6 +7,7 @@ use super::{pipeline_options, roots, runtime, Display, Tuning};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::pipeline::progress::Follow;
 use crate::pipeline::stats::{RejectLog, Stats};
 use crate::pipeline::{self, Event, Outcome, Sink};
 use serde::Serialize;
@@ -166,7 +167,7 @@ pub fn verify(req: &VerifyRequest) -> Result<VerifyReport> {
     let log = RejectLog::new(None, true).map_err(|e| Error::io(".", e))?;
     let mut recount = Recount::default();
     let options = pipeline_options(&req.tuning, &roots);
-    pipeline::with_progress(&stats, req.display.progress, || {
+    pipeline::with_progress(&stats, req.display.progress, Follow::Parsed, || {
         pipeline::run(&roots, &options, &mut recount, &stats, &log)
     })?;
     let hashes: Vec<[u8; 32]> = recount.records.iter().map(|r| r.3).collect();
