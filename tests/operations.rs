@@ -420,3 +420,81 @@ async fn verify_accounts_for_every_record_and_finds_deleted_ones(pool: PgPool) {
     // Nothing was written by verify: still missing.
     assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1018);
 }
+
+/// One plain SDF of 20,000 records (two bench files, decompressed).
+fn big_plain_sdf(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Read;
+    let mut text = Vec::new();
+    for f in ["moses_00015.sdf.gz", "moses_00016.sdf.gz"] {
+        let gz = std::fs::File::open(root().join("benches/data").join(f)).unwrap();
+        flate2::read::MultiGzDecoder::new(gz)
+            .read_to_end(&mut text)
+            .unwrap();
+    }
+    let path = dir.join("big.sdf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_killed_load_resumes_inside_a_large_file(pool: PgPool) {
+    let url = setup(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let big = big_plain_sdf(dir.path());
+    let mut gz_dir = dir.path().join("gz");
+    std::fs::create_dir(&gz_dir).unwrap();
+    std::fs::copy(
+        root().join("benches/data/moses_00017.sdf.gz"),
+        gz_dir.join("c.sdf.gz"),
+    )
+    .unwrap();
+    for (source, total) in [
+        (big.clone(), 20_000i64),
+        (std::mem::take(&mut gz_dir), 10_000),
+    ] {
+        let before = count(&pool, "SELECT count(*) FROM molecules").await;
+        let child = Command::new(env!("CARGO_BIN_EXE_molingest"))
+            .args([
+                "load",
+                source.to_str().unwrap(),
+                "--org",
+                "acme",
+                "--json",
+                "--batch-rows",
+                "500",
+                "--writers",
+                "1",
+            ])
+            .current_dir(root())
+            .env("DATABASE_URL", &url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while count(&pool, "SELECT count(*) FROM molecules").await < before + 3000 {
+            assert!(start.elapsed() < Duration::from_secs(120));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        signal(&child, libc::SIGKILL);
+        let _ = finish(child).await;
+        let committed: i64 = count(&pool, "SELECT coalesce(max(committed_records), 0) FROM molecule_files WHERE status <> 'completed'").await;
+        let (exit, v) = load_args(
+            &url,
+            &["load", source.to_str().unwrap(), "--org", "acme", "--json"],
+        )
+        .await;
+        assert_eq!(exit, Some(0), "{v}");
+        assert!(committed > 0, "the killed run saved its progress");
+        assert_eq!(v["records_resumed"].as_i64().unwrap(), committed, "{v}");
+        assert_eq!(
+            v["records_parsed"].as_i64().unwrap(),
+            total - committed,
+            "committed records are not parsed again: {v}"
+        );
+        assert_eq!(
+            count(&pool, "SELECT count(*) FROM molecules").await,
+            before + total
+        );
+    }
+}

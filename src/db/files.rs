@@ -4,7 +4,7 @@
 
 use super::tenant;
 use crate::error::Error;
-use crate::pipeline::{FileEnd, FileInfo};
+use crate::pipeline::{FileEnd, FileInfo, Progress};
 use sqlx::postgres::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -98,6 +98,36 @@ pub async fn complete_files(
         .execute(&mut *tx)
         .await?;
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Record how far each file's rows are committed (see [`Progress`]).
+pub async fn save_progress(
+    conn: &mut PgConnection,
+    org: Uuid,
+    reach: &[([u8; 32], Progress)],
+) -> Result<(), Error> {
+    let mut tx = tenant(&mut *conn, org).await?;
+    let hash: Vec<Vec<u8>> = reach.iter().map(|(h, _)| h.to_vec()).collect();
+    let records: Vec<i64> = reach.iter().map(|(_, p)| p.records as i64).collect();
+    let offset: Vec<i64> = reach.iter().map(|(_, p)| p.offset as i64).collect();
+    let line: Vec<i64> = reach.iter().map(|(_, p)| p.line as i64).collect();
+    sqlx::query(
+        "UPDATE molecule_files f SET committed_records = u.records,
+                committed_offset = u.byte_offset, committed_line = u.line
+         FROM UNNEST($2::bytea[], $3::int8[], $4::int8[], $5::int8[])
+              AS u(hash, records, byte_offset, line)
+         WHERE f.organization_id = $1 AND f.content_hash = u.hash
+           AND u.records > f.committed_records",
+    )
+    .bind(org)
+    .bind(&hash)
+    .bind(&records)
+    .bind(&offset)
+    .bind(&line)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::tenant;
 use crate::error::Result;
-use crate::pipeline::Known;
+use crate::pipeline::{Known, Progress};
 use crate::source::FileJob;
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
@@ -16,9 +16,15 @@ pub struct KnownFiles {
     by_hash: HashSet<[u8; 32]>,
     /// source_uri → (size, mtime in µs, ETag) of its newest completed load.
     by_location: HashMap<String, (i64, Option<i64>, Option<String>)>,
+    /// Incomplete files' committed progress, by content hash.
+    progress: HashMap<[u8; 32], Progress>,
 }
 
 impl Known for KnownFiles {
+    fn progress(&self, hash: &[u8; 32]) -> Option<Progress> {
+        self.progress.get(hash).copied()
+    }
+
     /// Same location and size, and the same ETag (objects) or modification
     /// time (files). Nothing is read to decide it.
     fn unchanged(&self, job: &FileJob) -> bool {
@@ -74,6 +80,28 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
         known
             .by_location
             .insert(r.get(1), (r.get(2), r.get(3), r.get(4)));
+    }
+    let mut tx = tenant(&mut *conn, org).await?;
+    let rows = sqlx::query(
+        "SELECT content_hash, committed_records, committed_offset, committed_line
+         FROM molecule_files WHERE status <> 'completed' AND committed_records > 0",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for r in rows {
+        let hash: Vec<u8> = r.get(0);
+        let (records, offset, line): (i64, i64, i64) = (r.get(1), r.get(2), r.get(3));
+        if let Ok(h) = <[u8; 32]>::try_from(hash.as_slice()) {
+            known.progress.insert(
+                h,
+                Progress {
+                    records: records as u64,
+                    offset: offset as u64,
+                    line: line as u64,
+                },
+            );
+        }
     }
     Ok(known)
 }

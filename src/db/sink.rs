@@ -19,14 +19,17 @@
 //! them again and the unique key drops what was already loaded. Inserting in
 //! hash order keeps concurrent writers (and concurrent runs) from deadlocking.
 
-use super::files::{complete_files, register_files};
+use super::files::{complete_files, register_files, save_progress};
 use super::row::{create_stage, CopyRows, STAGE};
 use super::tenant;
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
-use crate::pipeline::{Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Sink};
+use crate::pipeline::{
+    Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Progress, Sink,
+};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
@@ -55,6 +58,9 @@ struct Batch {
     copy: Vec<u8>,
     rows: u64,
 }
+
+/// Per file (by content hash), how far a batch's rows reach.
+type Reach = HashMap<[u8; 32], Progress>;
 
 /// Which batches have committed: every batch below `watermark` has.
 #[derive(Default)]
@@ -118,6 +124,11 @@ pub struct DbSink {
     /// Files ended, with the batch that must commit before they are complete.
     ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
     committed: Arc<std::sync::Mutex<Committed>>,
+    /// How far the current batch reaches into each file, and the same for
+    /// each batch sent but not yet known committed: once committed, saved
+    /// as the files' progress, so a killed run resumes after it.
+    reach: Reach,
+    in_flight: Vec<(u64, Reach)>,
     tx: Option<mpsc::Sender<Batch>>,
     writers: Vec<tokio::task::JoinHandle<Result<(), Error>>>,
 }
@@ -171,6 +182,8 @@ impl DbSink {
         Ok(DbSink {
             rt: rt.clone(),
             done: Vec::new(),
+            reach: Reach::new(),
+            in_flight: Vec::new(),
             org,
             limits,
             known,
@@ -194,6 +207,8 @@ impl DbSink {
                 ..Batch::default()
             };
             let batch = std::mem::replace(&mut self.batch, next);
+            self.in_flight
+                .push((batch.seq, std::mem::take(&mut self.reach)));
             let sent = self.tx.as_ref().map(|tx| tx.blocking_send(batch));
             if !matches!(sent, Some(Ok(()))) {
                 // A writer stopped: its error says why.
@@ -222,6 +237,7 @@ impl DbSink {
             Ok(c) => c.watermark,
             Err(_) => return Err(Error::Pipeline("commit tracking poisoned".into())),
         };
+        self.save_progress(watermark, all)?;
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ended)
             .into_iter()
             .partition(|(_, _, needs)| all || *needs < watermark);
@@ -242,6 +258,29 @@ impl DbSink {
             },
         }));
         Ok(())
+    }
+
+    /// Save the progress of the files whose batches have committed.
+    fn save_progress(&mut self, watermark: u64, all: bool) -> Result<(), Error> {
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
+            .into_iter()
+            .partition(|(seq, _)| all || *seq < watermark);
+        self.in_flight = waiting;
+        let mut merged = Reach::new();
+        for (_, reach) in done {
+            for (hash, p) in reach {
+                let e = merged.entry(hash).or_insert(p);
+                if p.records > e.records {
+                    *e = p;
+                }
+            }
+        }
+        if merged.is_empty() {
+            return Ok(());
+        }
+        let merged: Vec<_> = merged.into_iter().collect();
+        self.rt
+            .block_on(save_progress(&mut self.control, self.org, &merged))
     }
 
     /// The files this run completed (or failed), with their counts: the
@@ -288,12 +327,21 @@ impl Sink for DbSink {
                 }
                 self.unregistered.push(f)
             }
-            Event::Records(_, outcomes) => {
+            Event::Records(f, outcomes) => {
+                let mut reach = None;
                 for o in &outcomes {
                     if let Outcome::Molecule(m) = o {
                         self.batch.copy.extend_from_slice(&m.encoded);
                         self.batch.rows += 1;
+                        reach = Some(Progress {
+                            records: m.index + 1,
+                            offset: m.end_offset,
+                            line: m.next_line,
+                        });
                     }
+                }
+                if let (Some(p), Some(hash)) = (reach, f.hash) {
+                    self.reach.insert(hash, p);
                 }
                 if self.batch.rows as usize >= self.limits.rows
                     || self.batch.copy.len() >= self.limits.bytes

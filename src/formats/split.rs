@@ -87,6 +87,11 @@ pub struct Span {
     pub line: u64,
     /// The splitter already knows this record is unusable (too large).
     pub error: Option<String>,
+    /// Where the record ends in the decoded stream (absolute bytes), and
+    /// the 1-based line there: a run that stopped after this record can
+    /// resume reading at this point ([`Splitter::resume_at`]).
+    pub end_offset: u64,
+    pub next_line: u64,
 }
 
 #[derive(Debug, Default)]
@@ -131,6 +136,8 @@ pub struct Splitter<R> {
     error: Option<io::Error>,
     target_bytes: usize,
     target_records: usize,
+    /// Absolute stream offset of `pending.data[0]`.
+    base: u64,
 }
 
 impl<R: BufRead> Splitter<R> {
@@ -147,7 +154,18 @@ impl<R: BufRead> Splitter<R> {
             error: None,
             target_bytes: 1 << 20,
             target_records: 1024,
+            base: 0,
         }
+    }
+
+    /// The reader starts at `offset` of the stream, which is where record
+    /// `index` begins on line `line` (a run resuming after its last
+    /// committed record).
+    pub fn resume_at(mut self, offset: u64, index: u64, line: u64) -> Self {
+        self.base = offset;
+        self.next_index = index;
+        self.line_no = line.saturating_sub(1);
+        self
     }
 
     /// Chunk size: flush after this many bytes or records.
@@ -214,7 +232,7 @@ impl<R: BufRead> Splitter<R> {
                     self.line_no += 1;
                     self.on_line(start, end);
                 }
-                self.close(end);
+                self.close(end, self.line_no + 1);
                 self.done = true;
                 return Ok((!self.pending.spans.is_empty()).then(|| self.take_complete()));
             }
@@ -228,7 +246,7 @@ impl<R: BufRead> Splitter<R> {
         let model_ended = self.open.as_ref().is_some_and(|o| o.model_ended);
         match self.rules.classify(line, self.open.is_some()) {
             Action::Body if model_ended && is_atom => {
-                self.close(start);
+                self.close(start, self.line_no);
                 self.open_at(start, true, false);
             }
             Action::Body => self.open_at(start, is_atom, false),
@@ -238,15 +256,15 @@ impl<R: BufRead> Splitter<R> {
                 }
             }
             Action::Drop => {}
-            Action::End => self.close(start),
+            Action::End => self.close(start, self.line_no),
             Action::Start => {
-                self.close(start);
+                self.close(start, self.line_no);
                 self.open_at(start, false, true);
             }
             Action::Single => {
-                self.close(start);
+                self.close(start, self.line_no);
                 self.open_at(start, true, true);
-                self.close(end);
+                self.close(end, self.line_no + 1);
             }
         }
         self.check_size();
@@ -273,9 +291,10 @@ impl<R: BufRead> Splitter<R> {
         }
     }
 
-    /// Close the open record at `end`. Blank blocks, and PDB blocks without
-    /// atoms, are no record (their bytes stay outside every span).
-    fn close(&mut self, end: usize) {
+    /// Close the open record at `end`, where line `next_line` begins.
+    /// Blank blocks, and PDB blocks without atoms, are no record (their
+    /// bytes stay outside every span).
+    fn close(&mut self, end: usize, next_line: u64) {
         let Some(open) = self.open.take() else {
             return;
         };
@@ -291,6 +310,8 @@ impl<R: BufRead> Splitter<R> {
             error: open
                 .too_large
                 .then(|| format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)),
+            end_offset: self.base + end as u64,
+            next_line,
         });
         self.next_index += 1;
     }
@@ -302,6 +323,7 @@ impl<R: BufRead> Splitter<R> {
             if self.scan - open.start > MAX_RECORD_BYTES {
                 open.too_large = true;
                 self.pending.data.drain(open.start..self.scan);
+                self.base += (self.scan - open.start) as u64;
                 self.scan = open.start;
             }
         }
@@ -313,6 +335,7 @@ impl<R: BufRead> Splitter<R> {
         let tail_start = self.open.as_ref().map_or(self.scan, |o| o.start);
         let tail = self.pending.data.split_off(tail_start);
         self.scan -= tail_start;
+        self.base += tail_start as u64;
         if let Some(o) = self.open.as_mut() {
             o.start = 0;
         }
@@ -329,6 +352,37 @@ impl<R: BufRead> Splitter<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_know_where_to_resume() {
+        let text = "a\nb\n$$$$\nc\nd\n$$$$\ne\n$$$$\n";
+        let mut s = Splitter::new(text.as_bytes(), Rules::Sdf).with_chunk_size(1, 1);
+        let mut spans = Vec::new();
+        while let Some(c) = s.next_chunk().unwrap() {
+            spans.extend(c.spans);
+        }
+        assert_eq!(spans.len(), 3);
+        // Resuming after the first record reads the rest as records 1 and 2.
+        let (off, line) = (spans[0].end_offset, spans[0].next_line);
+        assert_eq!((off, line), (4, 3));
+        let rest = &text.as_bytes()[off as usize..];
+        let mut r = Splitter::new(rest, Rules::Sdf).resume_at(off, 1, line);
+        let c = r.next_chunk().unwrap().unwrap();
+        let got: Vec<(u64, u64, u64)> = c
+            .spans
+            .iter()
+            .map(|s| (s.index, s.line, s.end_offset))
+            .collect();
+        let want: Vec<(u64, u64, u64)> = spans[1..]
+            .iter()
+            .map(|s| (s.index, s.line, s.end_offset))
+            .collect();
+        assert_eq!(got, want);
+        // SMILES lines: the next line is the one after.
+        let mut s = Splitter::new(&b"C x\nCC y\n"[..], Rules::Lines);
+        let c = s.next_chunk().unwrap().unwrap();
+        assert_eq!((c.spans[0].end_offset, c.spans[0].next_line), (4, 2));
+    }
 
     fn split(text: &str, rules: Rules, per_chunk: usize) -> Vec<(u64, u64, String)> {
         let mut s = Splitter::new(text.as_bytes(), rules).with_chunk_size(1, per_chunk);

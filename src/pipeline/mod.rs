@@ -62,6 +62,9 @@ pub struct Record {
     pub props: Properties,
     /// blake3 of the record text, line endings and trailing blanks normalised.
     pub hash: [u8; 32],
+    /// Where the record ends in its file (decoded bytes) and the line there.
+    pub end_offset: u64,
+    pub next_line: u64,
     /// What the sink's [`Encoder`] made of it (empty without one).
     pub encoded: Vec<u8>,
 }
@@ -141,6 +144,27 @@ pub trait Known: Send + Sync {
     fn loaded(&self, hash: &[u8; 32]) -> bool;
     /// Completed locations under `prefix` that are not in `seen`.
     fn vanished(&self, prefix: &str, seen: &HashSet<String>) -> Vec<String>;
+    /// How far an earlier run committed this (incomplete) file.
+    fn progress(&self, _hash: &[u8; 32]) -> Option<Progress> {
+        None
+    }
+}
+
+/// A file's committed progress: every record before `records` is in the
+/// database; the next one starts at byte `offset` (decoded) on `line`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub records: u64,
+    pub offset: u64,
+    pub line: u64,
+}
+
+impl Progress {
+    /// Formats whose records stand alone, so reading can start at a record
+    /// boundary (PDB models may be followed by their CONECT lines).
+    pub fn resumable(&self, format: Format) -> bool {
+        self.records > 0 && matches!(format, Format::Sdf | Format::Smiles | Format::Mol2)
+    }
 }
 
 /// Nothing is known: every file is read (`scan`, `load --full`).

@@ -128,6 +128,8 @@ pub fn process(
         fields: parsed.fields,
         props,
         hash: record_hash(bytes),
+        end_offset: span.end_offset,
+        next_line: span.next_line,
         encoded: Vec::new(),
     };
     if let Some(e) = encoder {

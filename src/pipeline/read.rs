@@ -118,8 +118,32 @@ fn read_file(
     if let Format::Other(kind) = format {
         return read_with_chemfiles(&file, decoded.reader, kind, tx, stats, rejects);
     }
-    let mut splitter = Splitter::new(decoded.reader, format.rules())
-        .with_chunk_size(options.chunk_bytes, options.chunk_records);
+    // A file an earlier run left part-committed: go on after its last
+    // committed record. A plain local file is read from that byte on; any
+    // other (gzip cannot seek) is read from its start, but the committed
+    // records are not parsed again.
+    let progress = file.hash.and_then(|h| known.progress(&h));
+    let mut skip_below = 0;
+    let mut splitter = match progress {
+        Some(p) if !file.gzip && p.resumable(format) => match seek_local(&file.job, p.offset) {
+            Some(reader) => {
+                Stats::add(&stats.bytes_skipped, p.offset);
+                Stats::add(&stats.records_resumed, p.records);
+                drop(decoded);
+                Splitter::new(reader, format.rules()).resume_at(p.offset, p.records, p.line)
+            }
+            None => {
+                skip_below = p.records;
+                Splitter::new(decoded.reader, format.rules())
+            }
+        },
+        Some(p) => {
+            skip_below = p.records;
+            Splitter::new(decoded.reader, format.rules())
+        }
+        None => Splitter::new(decoded.reader, format.rules()),
+    }
+    .with_chunk_size(options.chunk_bytes, options.chunk_records);
     let mut error = None;
     loop {
         if options.cancel.is_set() {
@@ -127,8 +151,16 @@ fn read_file(
             return false;
         }
         match splitter.next_chunk() {
-            Ok(Some(chunk)) => {
+            Ok(Some(mut chunk)) => {
                 Stats::add(&stats.bytes_decoded, chunk.data.len() as u64);
+                if skip_below > 0 {
+                    let before = chunk.spans.len();
+                    chunk.spans.retain(|s| s.index >= skip_below);
+                    Stats::add(&stats.records_resumed, (before - chunk.spans.len()) as u64);
+                    if chunk.spans.is_empty() {
+                        continue;
+                    }
+                }
                 Stats::add_time(&stats.busy_read_ns, busy.elapsed());
                 if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
                     return false;
@@ -149,6 +181,17 @@ fn read_file(
     }
     Stats::add_time(&stats.busy_read_ns, busy.elapsed());
     tx.send(ToParse::End(file, error)).is_ok()
+}
+
+/// A local file opened at `offset` (for resuming), counted like any read.
+fn seek_local(job: &FileJob, offset: u64) -> Option<Box<dyn std::io::BufRead + Send>> {
+    use std::io::{Seek, SeekFrom};
+    let crate::source::Origin::Local(path) = &job.origin else {
+        return None;
+    };
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    Some(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
 }
 
 /// Formats chemfiles reads: the whole file at once (its limit), turned into
@@ -192,6 +235,9 @@ fn read_with_chemfiles(
                         index: index as u64,
                         line: 1,
                         error,
+                        // Frames are not resumable: the whole file is read.
+                        end_offset: 0,
+                        next_line: 1,
                     });
                 }
                 if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
