@@ -165,10 +165,13 @@ async fn a_killed_run_is_closed_by_the_next_one(pool: PgPool) {
         count(&pool, "SELECT count(*) FROM pipeline_executions WHERE status = 'failed' AND finished_at IS NOT NULL").await,
         1
     );
+    // The closing is in the audit trail, under the dead run's id.
     assert_eq!(
         count(
             &pool,
-            "SELECT count(*) FROM audit_log WHERE action = 'molecules.load.closed_stale'"
+            "SELECT count(*) FROM audit_log a JOIN pipeline_executions p
+               ON p.id::text = a.details->>'run' AND p.status = 'failed'
+             WHERE a.entity_type = 'pipeline_executions' AND a.action = 'update'"
         )
         .await,
         1

@@ -2,7 +2,7 @@
 //! batch holding its rows is sent, and completed (or failed) only once all
 //! of them have committed.
 
-use super::tenant;
+use super::tenant_in_run;
 use crate::error::Error;
 use crate::pipeline::{FileEnd, FileInfo, Progress};
 use sqlx::postgres::PgConnection;
@@ -13,9 +13,10 @@ use uuid::Uuid;
 pub async fn register_files(
     conn: &mut PgConnection,
     org: Uuid,
+    run: Uuid,
     files: &[Arc<FileInfo>],
 ) -> Result<(), Error> {
-    let mut tx = tenant(&mut *conn, org).await?;
+    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
     {
         let mut uri = Vec::new();
         let mut format = Vec::new();
@@ -62,9 +63,10 @@ pub async fn register_files(
 pub async fn complete_files(
     conn: &mut PgConnection,
     org: Uuid,
+    run: Uuid,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
 ) -> Result<(), Error> {
-    let mut tx = tenant(&mut *conn, org).await?;
+    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
     {
         let mut hash = Vec::new();
         let mut status = Vec::new();
@@ -106,9 +108,10 @@ pub async fn complete_files(
 pub async fn save_progress(
     conn: &mut PgConnection,
     org: Uuid,
+    run: Uuid,
     reach: &[([u8; 32], Progress)],
 ) -> Result<(), Error> {
-    let mut tx = tenant(&mut *conn, org).await?;
+    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
     let hash: Vec<Vec<u8>> = reach.iter().map(|(h, _)| h.to_vec()).collect();
     let records: Vec<i64> = reach.iter().map(|(_, p)| p.records as i64).collect();
     let offset: Vec<i64> = reach.iter().map(|(_, p)| p.offset as i64).collect();

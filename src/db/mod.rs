@@ -85,9 +85,26 @@ pub async fn tenant<'c, A>(conn: A, org: Uuid) -> Result<Transaction<'c, Postgre
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
+    tenant_in_run(conn, org, None).await
+}
+
+/// [`tenant`], with the audit trail told which run the changes belong to
+/// (`molingest.run_id`, read by the audit triggers). One round trip.
+pub async fn tenant_in_run<'c, A>(
+    conn: A,
+    org: Uuid,
+    run: Option<Uuid>,
+) -> Result<Transaction<'c, Postgres>>
+where
+    A: sqlx::Acquire<'c, Database = Postgres>,
+{
     let mut tx = conn.begin().await?;
-    sqlx::query(&format!("SET LOCAL ROLE {}", orgs::org_role(org)))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true)",
+    )
+    .bind(orgs::org_role(org))
+    .bind(run.map(|r| r.to_string()))
+    .execute(&mut *tx)
+    .await?;
     Ok(tx)
 }

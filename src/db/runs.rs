@@ -48,7 +48,8 @@ pub async fn wait_lock_source(
 /// Record the start of a load (a `pipeline_executions` row of the
 /// organization's 'molingest load' pipeline).
 pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
-    let mut tx = tenant(pool, org).await?;
+    let run = Uuid::now_v7();
+    let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
     let pipeline: Uuid = sqlx::query_scalar(
         "INSERT INTO pipelines (organization_id, name, definition)
          VALUES ($1, 'molingest load', '{\"tool\": \"molingest\"}')
@@ -58,14 +59,15 @@ pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
     .bind(org)
     .fetch_one(&mut *tx)
     .await?;
-    let run: Uuid = sqlx::query_scalar(
-        "INSERT INTO pipeline_executions (organization_id, pipeline_id, status, source)
-         VALUES ($1, $2, 'running', $3) RETURNING id",
+    sqlx::query(
+        "INSERT INTO pipeline_executions (id, organization_id, pipeline_id, status, source)
+         VALUES ($4, $1, $2, 'running', $3)",
     )
     .bind(org)
     .bind(pipeline)
     .bind(source)
-    .fetch_one(&mut *tx)
+    .bind(run)
+    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(run)
@@ -108,7 +110,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     let mut stats = serde_json::to_value(summary).unwrap_or_default();
     stats["notices"] = serde_json::json!(notices);
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
-    let mut tx = tenant(pool, org).await?;
+    let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
     sqlx::query(
         "UPDATE pipeline_executions SET
             status = $3::job_status, finished_at = now(),
@@ -134,51 +136,44 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     .bind(error)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO audit_log (organization_id, action, entity_type, entity_id, details)
-         VALUES ($1, 'molecules.load', 'pipeline_execution', $2, $3)",
-    )
-    .bind(org)
-    .bind(run)
-    .bind(serde_json::json!({
-        "status": status,
-        "records_inserted": summary.records_inserted,
-        "records_rejected": summary.records_rejected,
-        "files_read": summary.files_read,
-    }))
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Close, as failed, the runs of this organization and source that are
 /// still `running`: the caller holds the source's lock, so they died
-/// without closing (SIGKILL, power loss, a lost database). Each gets an
-/// audit row. Returns their ids.
+/// without closing (SIGKILL, power loss, a lost database). The audit
+/// trail records each closing under that run's id. Returns their ids.
 pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<Vec<Uuid>> {
-    let mut tx = tenant(pool, org).await?;
-    let closed: Vec<Uuid> = sqlx::query_scalar(
+    let stale: Vec<Uuid> = {
+        let mut tx = tenant(pool, org).await?;
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM pipeline_executions
+             WHERE organization_id = $1 AND source = $2 AND status = 'running'",
+        )
+        .bind(org)
+        .bind(source)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        ids
+    };
+    let mut closed = Vec::new();
+    // One transaction per run, so each closing is audited under its run.
+    for run in stale {
+        let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE pipeline_executions SET status = 'failed', finished_at = now(),
                 error = 'the run ended without closing (killed, power loss or lost database); closed by the next run'
-         WHERE organization_id = $1 AND source = $2 AND status = 'running'
+         WHERE organization_id = $1 AND id = $2 AND status = 'running'
          RETURNING id",
-    )
-    .bind(org)
-    .bind(source)
-    .fetch_all(&mut *tx)
-    .await?;
-    for run in &closed {
-        sqlx::query(
-            "INSERT INTO audit_log (organization_id, action, entity_type, entity_id, details)
-             VALUES ($1, 'molecules.load.closed_stale', 'pipeline_execution', $2, $3)",
         )
         .bind(org)
         .bind(run)
-        .bind(serde_json::json!({"status": "failed", "closed_by": "next run"}))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
+        closed.extend(ids);
     }
-    tx.commit().await?;
     Ok(closed)
 }

@@ -21,7 +21,7 @@
 
 use super::files::{complete_files, register_files, save_progress};
 use super::row::{create_stage, CopyRows, STAGE};
-use super::tenant;
+use super::tenant_in_run;
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{
@@ -110,6 +110,8 @@ pub struct FileDone {
 
 pub struct DbSink {
     rt: Handle,
+    /// The run the rows belong to (for the audit trail).
+    run: Uuid,
     /// Files completed so far.
     done: Vec<FileDone>,
     org: Uuid,
@@ -140,6 +142,7 @@ impl DbSink {
         rt: &Handle,
         url: &str,
         org: Uuid,
+        run: Uuid,
         options: SinkOptions,
         stats: Arc<Stats>,
     ) -> Result<Self, Error> {
@@ -169,7 +172,7 @@ impl DbSink {
                     };
                     let t = Instant::now();
                     let seq = batch.seq;
-                    write_with_retry(&mut conn, &url, org, &batch, &stats).await?;
+                    write_with_retry(&mut conn, &url, (org, run), &batch, &stats).await?;
                     Stats::add_time(&stats.busy_db_ns, t.elapsed());
                     if let Ok(mut c) = committed.lock() {
                         c.mark(seq);
@@ -181,6 +184,7 @@ impl DbSink {
         }
         Ok(DbSink {
             rt: rt.clone(),
+            run,
             done: Vec::new(),
             reach: Reach::new(),
             in_flight: Vec::new(),
@@ -226,8 +230,12 @@ impl DbSink {
             return Ok(());
         }
         let files = std::mem::take(&mut self.unregistered);
-        self.rt
-            .block_on(register_files(&mut self.control, self.org, &files))
+        self.rt.block_on(register_files(
+            &mut self.control,
+            self.org,
+            self.run,
+            &files,
+        ))
     }
 
     /// Mark completed the ended files whose batches have all committed (all
@@ -245,8 +253,12 @@ impl DbSink {
         if ready.is_empty() {
             return Ok(());
         }
-        self.rt
-            .block_on(complete_files(&mut self.control, self.org, &ready))?;
+        self.rt.block_on(complete_files(
+            &mut self.control,
+            self.org,
+            self.run,
+            &ready,
+        ))?;
         self.done.extend(ready.iter().map(|(f, end, _)| FileDone {
             path: f.job.display.clone(),
             records: end.records,
@@ -279,8 +291,12 @@ impl DbSink {
             return Ok(());
         }
         let merged: Vec<_> = merged.into_iter().collect();
-        self.rt
-            .block_on(save_progress(&mut self.control, self.org, &merged))
+        self.rt.block_on(save_progress(
+            &mut self.control,
+            self.org,
+            self.run,
+            &merged,
+        ))
     }
 
     /// The files this run completed (or failed), with their counts: the
@@ -391,14 +407,14 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 async fn write_with_retry(
     conn: &mut PgConnection,
     url: &str,
-    org: Uuid,
+    (org, run): (Uuid, Uuid),
     batch: &Batch,
     stats: &Stats,
 ) -> Result<(), Error> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        let err = match write_batch(conn, org, batch).await {
+        let err = match write_batch(conn, org, run, batch).await {
             Ok(inserted) => {
                 Stats::add(&stats.records_inserted, inserted);
                 Stats::add(
@@ -443,8 +459,13 @@ fn transient(e: &Error) -> bool {
 }
 
 /// One batch in one transaction; returns how many rows were new.
-async fn write_batch(conn: &mut PgConnection, org: Uuid, batch: &Batch) -> Result<u64, Error> {
-    let mut tx = tenant(&mut *conn, org).await?;
+async fn write_batch(
+    conn: &mut PgConnection,
+    org: Uuid,
+    run: Uuid,
+    batch: &Batch,
+) -> Result<u64, Error> {
+    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
     let mut inserted = 0;
     if batch.rows > 0 {
         let mut copy = tx.copy_in_raw(&STAGE.copy).await?;

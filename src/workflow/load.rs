@@ -139,7 +139,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let start = Instant::now();
     let mut files = Vec::new();
     let result = with_progress(&stats, req.display.progress, Follow::Committed, || {
-        let mut sink = DbSink::open(rt.handle(), url, org, req.sink, stats.clone())?;
+        let mut sink = DbSink::open(rt.handle(), url, org, run, req.sink, stats.clone())?;
         let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
         files = sink.files_done().to_vec();
         result
