@@ -103,7 +103,7 @@ fn parse_v2000(
                 ParseError::new(no, format!("mass difference {mass_diff} gives mass {mass}"))
             })?;
         }
-        atom.coords = coords(col(line, 0, 10), col(line, 10, 20), col(line, 20, 30));
+        atom.coords = (|| Some([coord(line, 0)?, coord(line, 10)?, coord(line, 20)?]))();
         atom.stereo = match int(col(line, 39, 42)) {
             Some(1) => AtomStereo::ParityOdd,
             Some(2) => AtomStereo::ParityEven,
@@ -382,6 +382,43 @@ fn isotope(v: i64, no: u64) -> Result<u16, ParseError> {
     u16::try_from(v).map_err(|_| ParseError::new(no, format!("mass number {v} out of range")))
 }
 
+/// A V2000 coordinate: ten columns, `xxxxx.xxxx` as the format fixes them
+/// (read by hand: three per atom is the reader's hottest work), anything
+/// else through the general reader.
+#[inline]
+fn coord(line: &[u8], at: usize) -> Option<f64> {
+    let field = col(line, at, at + 10);
+    if let [.., b'.', f0, f1, f2, f3] = *field {
+        if field.len() == 10 {
+            // Blanks, an optional '-', then digits up to the point.
+            let mut i = 0;
+            while i < 4 && field[i] == b' ' {
+                i += 1;
+            }
+            let negative = field[i] == b'-';
+            i += usize::from(negative);
+            let mut value = 0u32;
+            let mut ok = i < 5;
+            while i < 5 {
+                let d = field[i].wrapping_sub(b'0');
+                ok &= d < 10;
+                value = value.wrapping_mul(10).wrapping_add(u32::from(d));
+                i += 1;
+            }
+            for c in [f0, f1, f2, f3] {
+                let d = c.wrapping_sub(b'0');
+                ok &= d < 10;
+                value = value.wrapping_mul(10).wrapping_add(u32::from(d));
+            }
+            if ok {
+                let v = f64::from(value) / 1e4;
+                return Some(if negative { -v } else { v });
+            }
+        }
+    }
+    decimal(field)
+}
+
 /// A position from three fields; `None` unless all three read.
 fn coords(x: &[u8], y: &[u8], z: &[u8]) -> Option<[f64; 3]> {
     Some([decimal(x)?, decimal(y)?, decimal(z)?])
@@ -456,6 +493,7 @@ fn parse_data_items(it: &mut Lines, out: &mut Parsed) {
 }
 
 /// Bytes `a..b` of a line, clipped to its length.
+#[inline]
 fn col(line: &[u8], a: usize, b: usize) -> &[u8] {
     let b = b.min(line.len());
     if a >= b {
@@ -466,7 +504,12 @@ fn col(line: &[u8], a: usize, b: usize) -> &[u8] {
 }
 
 /// A fixed-width integer field: blank is 0, garbage is `None`.
+#[inline]
 fn int(field: &[u8]) -> Option<i64> {
+    // Most atom and bond fields are one right-aligned digit (`  0`).
+    if let [b' ', b' ', d @ b'0'..=b'9'] | [b' ', d @ b'0'..=b'9'] = *field {
+        return Some(i64::from(d - b'0'));
+    }
     let s = field.trim_ascii();
     let (negative, digits) = match s {
         [] => return Some(0),
@@ -561,6 +604,31 @@ mod tests {
         let props = chem::properties(m);
         assert_eq!(props.formula, "C3H6O");
         assert_eq!(props.bond_count, 3);
+    }
+
+    #[test]
+    fn fixed_coordinates_read_like_any_decimal() {
+        for f in [
+            "    0.0000",
+            "   -1.2345",
+            "99999.9999",
+            "-9999.9999",
+            "   12.0001",
+            "  1.5     ",
+            "  -0.5e1  ",
+            "   1.-2345",
+            "  - 1.0000",
+            "  --1.0000",
+            " 1 2.0000 ",
+            "     .0000",
+            "          ",
+            "    x.0000",
+            "~~~~~.~~~~",
+        ] {
+            let line = f.repeat(3);
+            assert_eq!(coord(line.as_bytes(), 10), decimal(f.as_bytes()), "{f:?}");
+        }
+        assert_eq!(coord(b"   -1.2345", 0), Some(-1.2345));
     }
 
     #[test]
