@@ -6,7 +6,7 @@ use molingest::formats::{parse_all, Format};
 
 fuzz_target!(|data: &[u8]| {
     for parsed in parse_all(Format::Sdf, data).into_iter().flatten().flatten() {
-        let _ = molingest::chem::properties(&parsed.atoms, parsed.bond_count);
+        let _ = molingest::chem::properties(&parsed.mol);
     }
     let _ = molingest::pipeline::record_hash(data);
 });

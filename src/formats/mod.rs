@@ -14,7 +14,7 @@ pub mod sdf;
 pub mod smiles;
 pub mod split;
 
-use crate::chem::Atom;
+use crate::chem::{BondError, Molecule};
 use crate::error::ParseError;
 use serde::Serialize;
 
@@ -138,11 +138,70 @@ pub fn parse_all(format: Format, data: &[u8]) -> Vec<Result<Option<Parsed>, Pars
 #[derive(Debug, Default, Clone)]
 pub struct Parsed {
     pub title: String,
-    pub atoms: Vec<Atom>,
-    pub bond_count: u32,
+    /// Atoms and bonds; lives for one record.
+    pub mol: Molecule,
     /// Data fields in file order (SDF `> <NAME>` items, …).
     pub fields: Vec<(String, String)>,
     pub smiles: Option<String>,
+}
+
+/// A bond the graph refused, as the reader reports it.
+pub(crate) fn bond_error(line: u64, e: BondError) -> ParseError {
+    ParseError::new(line, e.to_string())
+}
+
+/// A decimal number field (`-12.3456`, blank-padded) as f64. The common
+/// plain form is read by hand (per-atom coordinates are the hot path):
+/// up to 15 digits and a division by an exact power of ten give the correctly
+/// rounded value. Anything else goes to the standard parser.
+#[inline]
+pub(crate) fn decimal(field: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let n = field.len();
+    let mut i = 0;
+    while i < n && field[i] == b' ' {
+        i += 1;
+    }
+    let negative = i < n && field[i] == b'-';
+    if i < n && (field[i] == b'-' || field[i] == b'+') {
+        i += 1;
+    }
+    let (mut mantissa, mut digits, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    while i < n {
+        let c = field[i];
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            digits += 1;
+            frac += usize::from(dot);
+        } else if c == b'.' && !dot {
+            dot = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    while i < n && field[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    // More than 15 digits could wrap the mantissa: those take the slow path.
+    if i != n || digits == 0 || digits > 15 {
+        return decimal_slow(field);
+    }
+    let v = mantissa as f64 / POW10[frac];
+    Some(if negative { -v } else { v })
+}
+
+#[cold]
+#[inline(never)]
+fn decimal_slow(field: &[u8]) -> Option<f64> {
+    std::str::from_utf8(field.trim_ascii())
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
 }
 
 /// Decode text lossily: invalid UTF-8 becomes U+FFFD and NUL bytes are
@@ -231,5 +290,19 @@ mod tests {
             b"ATOM      1  C   LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 A \n";
         assert_eq!(Format::sniff(qt), Some(Format::Pdbqt));
         assert_eq!(Format::sniff(b"CCO ethanol\n"), None);
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal(b"   -1.2345"), Some(-1.2345));
+        assert_eq!(decimal(b"11.104"), Some(11.104));
+        assert_eq!(decimal(b"+7"), Some(7.0));
+        assert_eq!(decimal(b"1e3"), Some(1000.0));
+        assert_eq!(decimal(b"12345678901234567.5"), Some(12345678901234567.5));
+        assert_eq!(decimal(b"   "), None);
+        assert_eq!(decimal(b"-"), None);
+        assert_eq!(decimal(b"1.2.3"), None);
+        assert_eq!(decimal(b"inf"), None);
+        assert_eq!(decimal(b"x"), None);
     }
 }

@@ -5,11 +5,11 @@
 //! panics on non-UTF-8 text, a whole file lost to one bad record), so it is
 //! used only to turn such a file into *frame records*: a small canonical text
 //! per frame (title, counts, then the atomic number and position of each
-//! atom), which the ordinary parse stage reads with [`parse`] like any other
-//! record: hashed, deduplicated, loaded. Atoms are as written.
+//! atom, then each bond), which the ordinary parse stage reads with [`parse`]
+//! like any other record: hashed, deduplicated, loaded. Atoms are as written.
 
-use super::{lines, text, Parsed};
-use crate::chem::{Atom, HydrogenRule};
+use super::{bond_error, decimal, lines, text, Parsed};
+use crate::chem::{Atom, BondOrder, BondStereo, HydrogenRule};
 use crate::error::ParseError;
 use serde::Serialize;
 
@@ -61,21 +61,40 @@ impl Kind {
     }
 }
 
-/// Write one frame record: `title`, `<atoms> <bonds> <format>`, then one
-/// `Z x y z` line per atom (positions to 1e-4 Å: they tell conformers apart).
+/// Write one frame record: `title`, `<atoms> <bonds> <format>`, one
+/// `Z x y z` line per atom (positions to 1e-4 Å: they tell conformers apart),
+/// then one `i j order` line per bond (0-based atoms; order `S`, `D`, `T`,
+/// `Q`, `A`romatic or `?`).
 pub fn write_frame(
     out: &mut Vec<u8>,
     title: &str,
     format: Kind,
-    bonds: u64,
     atoms: &[(u64, [f64; 3])],
+    bonds: &[(usize, usize, BondOrder)],
 ) {
     use std::io::Write;
     let title: String = title.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     let _ = writeln!(out, "{title}");
-    let _ = writeln!(out, "{} {} {}", atoms.len(), bonds, format.chemfiles_name());
+    let _ = writeln!(
+        out,
+        "{} {} {}",
+        atoms.len(),
+        bonds.len(),
+        format.chemfiles_name()
+    );
     for (z, p) in atoms {
         let _ = writeln!(out, "{z} {:.4} {:.4} {:.4}", p[0], p[1], p[2]);
+    }
+    for &(i, j, order) in bonds {
+        let o = match order {
+            BondOrder::Single => 'S',
+            BondOrder::Double => 'D',
+            BondOrder::Triple => 'T',
+            BondOrder::Quadruple => 'Q',
+            BondOrder::Aromatic => 'A',
+            BondOrder::Any | BondOrder::Zero => '?',
+        };
+        let _ = writeln!(out, "{i} {j} {o}");
     }
 }
 
@@ -92,32 +111,68 @@ pub fn parse(record: &[u8], first_line: u64) -> Result<Parsed, ParseError> {
     let mut c = counts.split_whitespace();
     let bad = || ParseError::new(no, "frame counts unreadable");
     let n: usize = c.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let bonds: u32 = c.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+    let n_bonds: usize = c.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
     let format = c.next().unwrap_or("").to_owned();
     let mut out = Parsed {
         title: text(title).trim().to_owned(),
-        bond_count: bonds,
         fields: vec![("chemfiles_format".to_owned(), format)],
         ..Parsed::default()
     };
-    for (no, line) in it.take(n) {
-        let z: u8 = text(line)
-            .split_whitespace()
+    // Counts may lie: reserve only what the record's lines can hold.
+    out.mol.atoms.reserve(n.min(record.len() / 8));
+    out.mol.bonds.reserve(n_bonds.min(record.len() / 6));
+    for _ in 0..n {
+        let Some((no, line)) = it.next() else { break };
+        let mut f = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty());
+        let z: u8 = f
             .next()
-            .and_then(|z| z.parse().ok())
+            .and_then(|z| std::str::from_utf8(z).ok()?.parse().ok())
             .filter(|z| *z <= 118)
             .ok_or_else(|| ParseError::new(no, "frame atom unreadable"))?;
-        out.atoms.push(Atom {
+        let (x, y, zc) = (f.next(), f.next(), f.next());
+        let coords = (|| Some([decimal(x?)?, decimal(y?)?, decimal(zc?)?]))();
+        out.mol.atoms.push(Atom {
             z,
             implicit_h: HydrogenRule::AsWritten,
+            coords,
             ..Atom::default()
         });
     }
-    if out.atoms.len() != n {
+    if out.mol.atoms.len() != n {
         return Err(ParseError::new(
             first_line,
             "frame shorter than its atom count",
         ));
+    }
+    for _ in 0..n_bonds {
+        let (no, line) = it
+            .next()
+            .ok_or_else(|| ParseError::new(first_line, "frame shorter than its bond count"))?;
+        let t = text(line);
+        let mut f = t.split_whitespace();
+        let unreadable = || ParseError::new(no, "frame bond unreadable");
+        let i: usize = f
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(unreadable)?;
+        let j: usize = f
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(unreadable)?;
+        let order = match f.next() {
+            Some("S") => BondOrder::Single,
+            Some("D") => BondOrder::Double,
+            Some("T") => BondOrder::Triple,
+            Some("Q") => BondOrder::Quadruple,
+            Some("A") => BondOrder::Aromatic,
+            Some("?") => BondOrder::Any,
+            _ => return Err(unreadable()),
+        };
+        out.mol
+            .add_bond(i, j, order, BondStereo::None)
+            .map_err(|e| bond_error(no, e))?;
     }
     Ok(out)
 }
@@ -147,9 +202,26 @@ pub fn frames(data: &[u8], kind: Kind, name: &str) -> Result<Vec<Result<Vec<u8>,
                     let atoms: Vec<(u64, [f64; 3])> = (0..frame.size())
                         .map(|i| (frame.atom(i).atomic_number(), positions[i]))
                         .collect();
-                    let bonds = frame.topology().bonds_count() as u64;
+                    let topology = frame.topology();
+                    let bonds: Vec<(usize, usize, BondOrder)> = topology
+                        .bonds()
+                        .into_iter()
+                        .zip(topology.bond_orders())
+                        .map(|([i, j], o)| {
+                            use chemfiles::BondOrder as C;
+                            let o = match o {
+                                C::Single | C::Amide => BondOrder::Single,
+                                C::Double => BondOrder::Double,
+                                C::Triple => BondOrder::Triple,
+                                C::Quadruple => BondOrder::Quadruple,
+                                C::Aromatic => BondOrder::Aromatic,
+                                _ => BondOrder::Any,
+                            };
+                            (i, j, o)
+                        })
+                        .collect();
                     let mut out = Vec::new();
-                    write_frame(&mut out, &format!("{name}#{step}"), kind, bonds, &atoms);
+                    write_frame(&mut out, &format!("{name}#{step}"), kind, &atoms, &bonds);
                     Ok(out)
                 }
                 Err(e) => Err(format!("chemfiles: {e}")),
@@ -172,12 +244,17 @@ mod tests {
             &mut out,
             "water",
             Kind::Xyz,
-            2,
             &[(8, [0.0; 3]), (1, [1.0, 0.0, 0.0]), (1, [0.0, 1.0, 0.0])],
+            &[(0, 1, BondOrder::Single), (0, 2, BondOrder::Single)],
         );
         let p = parse(&out, 1).unwrap();
         assert_eq!(p.title, "water");
-        assert_eq!(chem::properties(&p.atoms, p.bond_count).formula, "H2O");
+        let props = chem::properties(&p.mol);
+        assert_eq!((props.formula.as_str(), props.bond_count), ("H2O", 2));
+        assert_eq!(p.mol.atoms[1].coords, Some([1.0, 0.0, 0.0]));
+        assert_eq!((p.mol.bonds[1].a, p.mol.bonds[1].b), (0, 2));
         assert!(parse(b"x\n5 0 XYZ\n8 0 0 0\n", 1).is_err());
+        assert!(parse(b"x\n1 1 XYZ\n8 0 0 0\n", 1).is_err());
+        assert!(parse(b"x\n1 1 XYZ\n8 0 0 0\n0 5 S\n", 1).is_err());
     }
 }

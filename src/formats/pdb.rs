@@ -9,10 +9,16 @@
 //!   `NA`/`NS`→N, `SA`→S, `HD`/`HS`→H, `CG0`-`CG9`→C; pseudo atoms `G0`-`G9`
 //!   (macrocycle glue) and `W` (hydrated docking) are not counted. ROOT,
 //!   BRANCH and TORSDOF records are structure, not ends.
+//!
+//! Both keep coordinates (columns 31-54) and take bonds from CONECT records:
+//! a pair listed on several lines is one bond, a partner repeated on one
+//! line gives its order (RDKit's rule). Partners that are not atoms of the
+//! model (filtered altlocs, other models) are left out.
 
-use super::{excerpt, lines, text, Parsed};
-use crate::chem::{elements, Atom, HydrogenRule};
+use super::{bond_error, decimal, excerpt, lines, text, Parsed};
+use crate::chem::{elements, Atom, BondOrder, BondStereo, HydrogenRule};
 use crate::error::ParseError;
+use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -23,7 +29,7 @@ pub enum Flavour {
 pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed, ParseError> {
     let mut out = Parsed::default();
     let mut serials = Vec::new();
-    let mut conect: Vec<(u32, Vec<u32>)> = Vec::new();
+    let mut conect: Vec<(u32, Vec<u32>, u64)> = Vec::new();
     let (mut header, mut compnd) = (String::new(), String::new());
     for (no, line) in lines(record, first_line) {
         if line.starts_with(b"HEADER") && header.is_empty() {
@@ -34,7 +40,7 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
             compnd = text(line.get(10..).unwrap_or_default()).trim().to_owned();
             continue;
         }
-        if line.starts_with(b"CONECT") && flavour == Flavour::Pdb {
+        if line.starts_with(b"CONECT") {
             let field = |a: usize| -> Option<u32> {
                 std::str::from_utf8(line.get(a..(a + 5).min(line.len()))?)
                     .ok()?
@@ -46,6 +52,7 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
                 conect.push((
                     from,
                     [11, 16, 21, 26].iter().filter_map(|&a| field(a)).collect(),
+                    no,
                 ));
             }
             continue;
@@ -77,31 +84,77 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
                 format!("cannot tell the element of atom {}", excerpt(&line[12..16])),
             )
         })?;
-        out.atoms.push(atom);
-        if flavour == Flavour::Pdb {
-            let serial = std::str::from_utf8(&line[6..11])
-                .ok()
-                .and_then(|t| t.trim().parse().ok());
-            serials.push(serial.unwrap_or(0));
-        }
+        let mut atom = atom;
+        let xyz = |a: usize| decimal(line.get(a..(a + 8).min(line.len()))?);
+        atom.coords = (|| Some([xyz(30)?, xyz(38)?, xyz(46)?]))();
+        out.mol.atoms.push(atom);
+        let serial = std::str::from_utf8(&line[6..11])
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        serials.push(serial.unwrap_or(0));
     }
     out.title = if !header.is_empty() { header } else { compnd };
-    if flavour == Flavour::Pdb {
-        nitrogen_cations(&mut out.atoms, &serials, &conect);
+    if !conect.is_empty() {
+        let index: HashMap<u32, usize> = serials.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+        if flavour == Flavour::Pdb {
+            nitrogen_cations(&mut out.mol.atoms, &index, &conect);
+        }
+        conect_bonds(&mut out, &index, &conect)?;
     }
     Ok(out)
 }
 
+/// Bonds from CONECT records: one per atom pair, its order the most times
+/// the partner is repeated on one line (1-3; more is `Any`).
+fn conect_bonds(
+    out: &mut Parsed,
+    index: &HashMap<u32, usize>,
+    conect: &[(u32, Vec<u32>, u64)],
+) -> Result<(), ParseError> {
+    // (low, high) atom index → (order, first line naming the pair).
+    let mut pairs: HashMap<(usize, usize), (u32, u64)> = HashMap::new();
+    let mut order_seen: Vec<(usize, usize)> = Vec::new();
+    for (from, to, no) in conect {
+        let Some(&i) = index.get(from) else { continue };
+        for (k, t) in to.iter().enumerate() {
+            let Some(&j) = index.get(t) else { continue };
+            if i == j || to[..k].contains(t) {
+                continue; // a self reference, or a repeat counted below
+            }
+            let n = to.iter().filter(|&&x| x == *t).count() as u32;
+            let key = (i.min(j), i.max(j));
+            let e = pairs.entry(key).or_insert_with(|| {
+                order_seen.push(key);
+                (0, *no)
+            });
+            e.0 = e.0.max(n);
+        }
+    }
+    out.mol.bonds.reserve(order_seen.len());
+    for key in order_seen {
+        let (n, no) = pairs[&key];
+        let order = match n {
+            1 => BondOrder::Single,
+            2 => BondOrder::Double,
+            3 => BondOrder::Triple,
+            _ => BondOrder::Any,
+        };
+        out.mol
+            .add_bond(key.0, key.1, order, BondStereo::None)
+            .map_err(|e| bond_error(no, e))?;
+    }
+    Ok(())
+}
+
 /// Give +1 to every neutral N that the file's CONECT records give four
 /// bonds (a partner listed twice on one CONECT line is a double bond).
-fn nitrogen_cations(atoms: &mut [Atom], serials: &[u32], conect: &[(u32, Vec<u32>)]) {
-    use std::collections::HashMap;
-    if conect.is_empty() {
-        return;
-    }
-    let index: HashMap<u32, usize> = serials.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+fn nitrogen_cations(
+    atoms: &mut [Atom],
+    index: &HashMap<u32, usize>,
+    conect: &[(u32, Vec<u32>, u64)],
+) {
     let mut partners: HashMap<usize, HashMap<u32, u32>> = HashMap::new();
-    for (from, to) in conect {
+    for (from, to, _) in conect {
         let Some(&i) = index.get(from) else { continue };
         if atoms[i].z != 7 || atoms[i].charge != 0 {
             continue;
@@ -233,7 +286,7 @@ mod tests {
 
     fn formula(t: &str, f: Flavour) -> String {
         let p = parse(t.as_bytes(), 1, f).unwrap();
-        chem::properties(&p.atoms, 0).formula
+        chem::properties(&p.mol).formula
     }
 
     #[test]
@@ -244,7 +297,7 @@ mod tests {
                  ATOM      4  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00\n\
                  ATOM      5 CA   ALA A   1      11.104   6.134  -6.504  1.00  0.00\n";
         let p = parse(t.as_bytes(), 1, Flavour::Pdb).unwrap();
-        let props = chem::properties(&p.atoms, 0);
+        let props = chem::properties(&p.mol);
         assert_eq!(props.formula, "CCa2N");
         assert_eq!(props.net_charge, 2);
     }
@@ -259,10 +312,45 @@ mod tests {
             .concat();
         let with = format!("{atoms}CONECT    1    2    3    4    5\nEND\n");
         let p = parse(with.as_bytes(), 1, Flavour::Pdb).unwrap();
-        assert_eq!(chem::properties(&p.atoms, 0).net_charge, 1);
+        assert_eq!(chem::properties(&p.mol).net_charge, 1);
         // Without CONECT records nothing is inferred: the charge is as written.
         let p = parse(atoms.as_bytes(), 1, Flavour::Pdb).unwrap();
-        assert_eq!(chem::properties(&p.atoms, 0).net_charge, 0);
+        assert_eq!(chem::properties(&p.mol).net_charge, 0);
+    }
+
+    #[test]
+    fn conect_records_become_bonds() {
+        let atom = |n: u32, el: &str| {
+            format!("HETATM{n:>5}  X   LIG A   1      11.104   6.134  -6.504  1.00  0.00          {el:>2}\n")
+        };
+        let atoms: String = [(1, "C"), (2, "O"), (3, "C"), (4, "O")]
+            .map(|(n, e)| atom(n, e))
+            .concat();
+        // 1=2 double (2 repeated), 1-3 single listed from both ends, 3-4 and
+        // a partner 99 that is not an atom.
+        let t = format!(
+            "{atoms}CONECT    1    2    2    3\nCONECT    2    1    1\nCONECT    3    1    4   99\nCONECT    4    3\nEND\n"
+        );
+        for f in [Flavour::Pdb, Flavour::Pdbqt] {
+            let t = if f == Flavour::Pdbqt {
+                t.replace("          ", "    +0.000")
+            } else {
+                t.clone()
+            };
+            let p = parse(t.as_bytes(), 1, f).unwrap();
+            let m = &p.mol;
+            let bonds: Vec<_> = m.bonds.iter().map(|b| (b.a, b.b, b.order)).collect();
+            assert_eq!(
+                bonds,
+                [
+                    (0, 1, BondOrder::Double),
+                    (0, 2, BondOrder::Single),
+                    (2, 3, BondOrder::Single)
+                ]
+            );
+            assert_eq!(m.atoms[0].coords, Some([11.104, 6.134, -6.504]));
+            assert_eq!(chem::properties(m).bond_count, 3);
+        }
     }
 
     #[test]

@@ -2,9 +2,16 @@
 //! `SMILES` header. Comment lines (`#`, `//`) and the header are skipped.
 //! Implicit hydrogens follow the OpenSMILES organic-subset rules, aromatic
 //! atoms included; bracket atoms carry exactly the hydrogens they name.
+//!
+//! Limits (a record beyond them is rejected with the reason, never loaded
+//! with a clamped or wrapped value): branches nest at most
+//! [`MAX_BRANCH_DEPTH`] deep; a bracket atom's isotope fits u16, its H count
+//! u8, its charge i8; an atom's bond order sum fits the graph's u16.
 
 use super::{excerpt, text, Parsed};
-use crate::chem::{elements, Atom, HydrogenRule};
+use crate::chem::{
+    elements, Atom, AtomStereo, BondOrder, BondStereo, ChiralClass, HydrogenRule, Molecule,
+};
 use crate::error::ParseError;
 
 /// `None` for a comment or header line.
@@ -21,7 +28,7 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
     if smiles.eq_ignore_ascii_case("smiles") {
         return Ok(None);
     }
-    let (atoms, bond_count) = parse_smiles(smiles).map_err(|(pos, why)| {
+    let mol = parse_smiles(smiles).map_err(|(pos, why)| {
         ParseError::new(
             line,
             format!(
@@ -33,8 +40,7 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
     })?;
     Ok(Some(Parsed {
         title: title.to_owned(),
-        atoms,
-        bond_count,
+        mol,
         fields: Vec::new(),
         smiles: Some(smiles.to_owned()),
     }))
@@ -58,25 +64,42 @@ fn separator(line: &str) -> Option<usize> {
 
 type Fail = (usize, String);
 
-/// Atoms (with bond orders summed) and bond count of a SMILES string.
-pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
+/// Deepest branch nesting read; deeper input is rejected, not followed
+/// (no real molecule comes close, and the stack of open branches stays small).
+pub const MAX_BRANCH_DEPTH: usize = 10_000;
+
+/// A bond symbol waiting for the atom after it: order, stereo mark, position.
+type Pending = (BondOrder, BondStereo, usize);
+
+/// The graph of a SMILES string. Unmarked bonds between two aromatic atoms
+/// are aromatic, others single; `/` and `\` are kept as stereo on the
+/// bond, from the atom written before the mark to the one after it.
+/// Every bond counts 1 valence unit unless it is `=`, `#` or `$`: the
+/// organic-subset rule takes an aromatic atom's pi unit off separately.
+pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
     let b = s.as_bytes();
-    let mut atoms: Vec<Atom> = Vec::new();
-    let mut aromatic: Vec<bool> = Vec::new();
+    // A SMILES atom is at least one byte, a bond usually too.
+    let mut mol = Molecule::with_capacity(b.len() / 2 + 1, b.len() / 2 + 1);
     let mut prev: Option<usize> = None;
     let mut branches: Vec<Option<usize>> = Vec::new();
-    let mut bond: Option<(u16, usize)> = None; // (order ×2, position)
-    let mut rings: std::collections::HashMap<u32, (usize, Option<u16>)> = Default::default();
-    let mut bonds = 0u32;
+    let mut bond: Option<Pending> = None;
+    let mut rings: [Option<(usize, Option<Pending>)>; 100] = [None; 100];
     let mut i = 0;
 
-    // Bond orders ×2; an unmarked or ':' bond counts 1, aromatic or not (the
-    // organic-subset rule takes the aromatic atom's pi bond off separately).
-    let add_bond = |atoms: &mut Vec<Atom>, a: usize, c: usize, order: Option<u16>| -> u32 {
-        let x2 = order.unwrap_or(2);
-        atoms[a].bond_order_x2 += x2;
-        atoms[c].bond_order_x2 += x2;
-        1
+    let add_bond = |mol: &mut Molecule, a: usize, c: usize, spec: Option<Pending>, at: usize| {
+        let (order, stereo) = match spec {
+            Some((o, st, _)) => (o, st),
+            None if mol.atoms[a].aromatic && mol.atoms[c].aromatic => {
+                (BondOrder::Aromatic, BondStereo::None)
+            }
+            None => (BondOrder::Single, BondStereo::None),
+        };
+        let x2 = match order {
+            BondOrder::Single | BondOrder::Aromatic => 2,
+            o => o.valence_x2(),
+        };
+        mol.add_bond_counting(a, c, order, stereo, x2)
+            .map_err(|e| (at, e.to_string()))
     };
 
     while i < b.len() {
@@ -85,6 +108,9 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
             b'(' => {
                 if prev.is_none() {
                     return Err((i, "branch without an atom before it".into()));
+                }
+                if branches.len() >= MAX_BRANCH_DEPTH {
+                    return Err((i, format!("branches nested deeper than {MAX_BRANCH_DEPTH}")));
                 }
                 branches.push(prev);
                 i += 1;
@@ -97,20 +123,17 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
                 prev = None;
                 i += 1;
             }
-            b'-' | b'/' | b'\\' | b':' => {
-                bond = Some((2, i));
-                i += 1;
-            }
-            b'=' => {
-                bond = Some((4, i));
-                i += 1;
-            }
-            b'#' => {
-                bond = Some((6, i));
-                i += 1;
-            }
-            b'$' => {
-                bond = Some((8, i));
+            b'-' | b'/' | b'\\' | b':' | b'=' | b'#' | b'$' => {
+                let (order, stereo) = match c {
+                    b'-' => (BondOrder::Single, BondStereo::None),
+                    b'/' => (BondOrder::Single, BondStereo::Up),
+                    b'\\' => (BondOrder::Single, BondStereo::Down),
+                    b':' => (BondOrder::Aromatic, BondStereo::None),
+                    b'=' => (BondOrder::Double, BondStereo::None),
+                    b'#' => (BondOrder::Triple, BondStereo::None),
+                    _ => (BondOrder::Quadruple, BondStereo::None),
+                };
+                bond = Some((order, stereo, i));
                 i += 1;
             }
             b'0'..=b'9' | b'%' => {
@@ -119,22 +142,25 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
                         .get(i + 1..i + 3)
                         .filter(|d| d.iter().all(u8::is_ascii_digit));
                     let d = d.ok_or((i, "'%' needs two digits".to_string()))?;
-                    (u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0'), 3)
+                    (usize::from(d[0] - b'0') * 10 + usize::from(d[1] - b'0'), 3)
                 } else {
-                    (u32::from(c - b'0'), 1)
+                    (usize::from(c - b'0'), 1)
                 };
                 let at = prev.ok_or((i, "ring bond without an atom".to_string()))?;
-                let order = bond.take().map(|(o, _)| o);
-                match rings.remove(&num) {
-                    Some((other, open_order)) => {
+                let here = bond.take();
+                match rings[num].take() {
+                    Some((other, open)) => {
                         if other == at {
                             return Err((i, "ring bond to itself".into()));
                         }
-                        bonds += add_bond(&mut atoms, other, at, order.or(open_order));
+                        // The closing symbol wins; each is read from the
+                        // atom written before it.
+                        match (here, open) {
+                            (Some(h), _) => add_bond(&mut mol, at, other, Some(h), i)?,
+                            (None, o) => add_bond(&mut mol, other, at, o, i)?,
+                        }
                     }
-                    None => {
-                        rings.insert(num, (at, order));
-                    }
+                    None => rings[num] = Some((at, here)),
                 }
                 i += len;
             }
@@ -144,10 +170,11 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
                     .position(|&x| x == b']')
                     .ok_or((i, "unclosed '['".to_string()))?
                     + i;
-                let (atom, arom) = bracket_atom(&s[i + 1..end]).map_err(|why| (i, why))?;
-                let n = push_atom(&mut atoms, &mut aromatic, atom, arom);
+                let atom = bracket_atom(&s[i + 1..end]).map_err(|why| (i, why))?;
+                mol.atoms.push(atom);
+                let n = mol.atoms.len() - 1;
                 if let Some(p) = prev {
-                    bonds += add_bond(&mut atoms, p, n, bond.take().map(|(o, _)| o));
+                    add_bond(&mut mol, p, n, bond.take(), i)?;
                 }
                 bond = None;
                 prev = Some(n);
@@ -156,18 +183,19 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
             _ => {
                 let (z, arom, len) = organic_atom(&b[i..])
                     .ok_or_else(|| (i, format!("unexpected {:?}", char::from(c))))?;
-                let atom = Atom {
+                mol.atoms.push(Atom {
                     z,
                     implicit_h: if z == elements::DUMMY {
                         HydrogenRule::AsWritten
                     } else {
-                        HydrogenRule::SmilesOrganic { aromatic: arom }
+                        HydrogenRule::SmilesOrganic
                     },
+                    aromatic: arom,
                     ..Atom::default()
-                };
-                let n = push_atom(&mut atoms, &mut aromatic, atom, arom);
+                });
+                let n = mol.atoms.len() - 1;
                 if let Some(p) = prev {
-                    bonds += add_bond(&mut atoms, p, n, bond.take().map(|(o, _)| o));
+                    add_bond(&mut mol, p, n, bond.take(), i)?;
                 }
                 bond = None;
                 prev = Some(n);
@@ -175,25 +203,19 @@ pub fn parse_smiles(s: &str) -> Result<(Vec<Atom>, u32), Fail> {
             }
         }
     }
-    if let Some((_, pos)) = bond {
+    if let Some((_, _, pos)) = bond {
         return Err((pos, "bond symbol without an atom after it".into()));
     }
     if !branches.is_empty() {
         return Err((b.len(), "unclosed '('".into()));
     }
-    if let Some((num, _)) = rings.iter().next() {
+    if let Some(num) = rings.iter().position(Option::is_some) {
         return Err((b.len(), format!("ring bond {num} is never closed")));
     }
-    if atoms.is_empty() {
+    if mol.atoms.is_empty() {
         return Err((0, "no atoms".into()));
     }
-    Ok((atoms, bonds))
-}
-
-fn push_atom(atoms: &mut Vec<Atom>, aromatic: &mut Vec<bool>, atom: Atom, arom: bool) -> usize {
-    atoms.push(atom);
-    aromatic.push(arom);
-    atoms.len() - 1
+    Ok(mol)
 }
 
 /// An organic-subset atom at the start of `b`: (element, aromatic, length).
@@ -220,18 +242,40 @@ fn organic_atom(b: &[u8]) -> Option<(elements::Z, bool, usize)> {
     })
 }
 
-/// `[isotope? symbol chirality? hcount? charge? class?]`
-fn bracket_atom(inner: &str) -> Result<(Atom, bool), String> {
+/// `[isotope? symbol chirality? hcount? charge? class?]`. Numbers that do
+/// not fit the atom (isotope > 65535, more than 255 H, a charge beyond
+/// ±127, a chirality number above 255) are errors, never clamped.
+fn bracket_atom(inner: &str) -> Result<Atom, String> {
     let b = inner.as_bytes();
     let mut i = 0;
-    let digits = |i: &mut usize| -> Option<u32> {
+    // A run of digits: `None` if there is none, `Err` if it does not fit.
+    let digits = |i: &mut usize| -> Option<Result<u32, String>> {
         let start = *i;
         while *i < b.len() && b[*i].is_ascii_digit() {
             *i += 1;
         }
-        (std::str::from_utf8(&b[start..*i]).ok()?).parse().ok()
+        let run = &inner[start..*i];
+        (!run.is_empty()).then(|| {
+            run.parse::<u32>().map_err(|_| {
+                format!(
+                    "number {} out of range in [{inner}]",
+                    excerpt(run.as_bytes())
+                )
+            })
+        })
     };
-    let isotope = digits(&mut i).unwrap_or(0);
+    let fits = |what: &str, n: u32, max: u32| -> Result<u32, String> {
+        if n <= max {
+            Ok(n)
+        } else {
+            Err(format!("{what} {n} out of range in [{inner}]"))
+        }
+    };
+    let isotope = fits(
+        "isotope",
+        digits(&mut i).transpose()?.unwrap_or(0),
+        u32::from(u16::MAX),
+    )?;
     let rest = &inner[i..];
     let (z, arom, len) = if rest.starts_with('*') {
         (elements::DUMMY, false, 1)
@@ -265,45 +309,71 @@ fn bracket_atom(inner: &str) -> Result<(Atom, bool), String> {
     };
     i += len;
     // Chirality: @, @@, @TH1, @AL2, @SP3, @TB12, @OH30.
-    while i < b.len() && b[i] == b'@' {
+    let mut stereo = AtomStereo::None;
+    if i < b.len() && b[i] == b'@' {
         i += 1;
-        if i + 1 < b.len() && [&b"TH"[..], b"AL", b"SP", b"TB", b"OH"].contains(&&b[i..i + 2]) {
+        stereo = AtomStereo::Anticlockwise;
+        if i < b.len() && b[i] == b'@' {
+            i += 1;
+            stereo = AtomStereo::Clockwise;
+        } else if let Some(class) = b.get(i..i + 2).and_then(|c| match c {
+            b"TH" => Some(ChiralClass::Th),
+            b"AL" => Some(ChiralClass::Al),
+            b"SP" => Some(ChiralClass::Sp),
+            b"TB" => Some(ChiralClass::Tb),
+            b"OH" => Some(ChiralClass::Oh),
+            _ => None,
+        }) {
             i += 2;
-            digits(&mut i);
+            let n = fits("chirality", digits(&mut i).transpose()?.unwrap_or(0), 255)?;
+            stereo = match (class, n) {
+                (ChiralClass::Th, 1) => AtomStereo::Anticlockwise,
+                (ChiralClass::Th, 2) => AtomStereo::Clockwise,
+                (c, n) => AtomStereo::Class(c, n as u8),
+            };
         }
     }
     let mut h = 0u32;
     if i < b.len() && b[i] == b'H' {
         i += 1;
-        h = digits(&mut i).unwrap_or(1);
+        h = fits(
+            "hydrogen count",
+            digits(&mut i).transpose()?.unwrap_or(1),
+            255,
+        )?;
     }
-    let mut charge = 0i32;
+    // `+`, `++`, `+2`, `-3`, …: summed exactly, then it must fit an i8.
+    let mut charge = 0i64;
     while i < b.len() && (b[i] == b'+' || b[i] == b'-') {
         let sign = if b[i] == b'+' { 1 } else { -1 };
         i += 1;
-        match digits(&mut i) {
-            Some(n) => charge += sign * n as i32,
-            None => charge += sign,
+        let n = digits(&mut i).transpose()?.unwrap_or(1);
+        charge += sign * i64::from(n);
+        if charge.abs() > 128 {
+            break; // already out of range; no need to sum further
         }
     }
+    let charge = i8::try_from(charge).map_err(|_| format!("charge out of range in [{inner}]"))?;
     if i < b.len() && b[i] == b':' {
         i += 1;
-        digits(&mut i);
+        // The atom class is not kept: its size does not matter.
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
     }
     if i != b.len() {
         return Err(format!("cannot read [{inner}]"));
     }
-    Ok((
-        Atom {
-            z,
-            isotope: isotope.min(400) as u16,
-            charge: charge.clamp(-15, 15) as i8,
-            attached_h: h.min(16) as u8,
-            implicit_h: HydrogenRule::AsWritten,
-            ..Atom::default()
-        },
-        arom,
-    ))
+    Ok(Atom {
+        z,
+        isotope: isotope as u16,
+        charge,
+        attached_h: h as u8,
+        implicit_h: HydrogenRule::AsWritten,
+        aromatic: arom,
+        stereo,
+        ..Atom::default()
+    })
 }
 
 #[cfg(test)]
@@ -312,8 +382,7 @@ mod tests {
     use crate::chem;
 
     fn formula(s: &str) -> (String, i32) {
-        let (atoms, bonds) = parse_smiles(s).unwrap();
-        let p = chem::properties(&atoms, bonds);
+        let p = chem::properties(&parse_smiles(s).unwrap());
         (p.formula, p.net_charge)
     }
 
@@ -340,6 +409,82 @@ mod tests {
         ] {
             assert!(parse_smiles(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn graph_with_directional_bonds_and_chirality() {
+        // F/C=C\F (cis), a @@ centre, an aromatic ring closed with a mark.
+        let m = parse_smiles("F/C=C\\F.N[C@@H](C)O.c1ccccc1").unwrap();
+        let b: Vec<_> = m
+            .bonds
+            .iter()
+            .map(|b| (b.a, b.b, b.order, b.stereo))
+            .collect();
+        assert_eq!(b[0], (0, 1, BondOrder::Single, BondStereo::Up));
+        assert_eq!(b[1], (1, 2, BondOrder::Double, BondStereo::None));
+        assert_eq!(b[2], (2, 3, BondOrder::Single, BondStereo::Down));
+        assert_eq!(m.atoms[5].stereo, AtomStereo::Clockwise);
+        assert_eq!(m.atoms[5].attached_h, 1);
+        assert!(m.atoms[8].aromatic && !m.atoms[7].aromatic);
+        // Ring closure c1…c1: from the opening atom to the closing one.
+        assert_eq!(b[11], (8, 13, BondOrder::Aromatic, BondStereo::None));
+        assert_eq!(m.bonds.len(), 3 + 3 + 6);
+        let p = chem::properties(&m);
+        assert_eq!(p.formula, "C10H15F2NO");
+        assert_eq!(p.bond_count, 12);
+        // A mark on the closing digit reads from the closing atom.
+        let m = parse_smiles("C/1CCCC\\1").unwrap();
+        let last = m.bonds.last().unwrap();
+        assert_eq!((last.a, last.b, last.stereo), (4, 0, BondStereo::Down));
+        let m = parse_smiles("[C@TH1]([C@TB7])[13CH3:12345678901234567890]").unwrap();
+        assert_eq!(m.atoms[0].stereo, AtomStereo::Anticlockwise);
+        assert_eq!(m.atoms[1].stereo, AtomStereo::Class(ChiralClass::Tb, 7));
+        assert_eq!(m.atoms[2].isotope, 13);
+    }
+
+    #[test]
+    fn numbers_that_do_not_fit_are_errors() {
+        for (bad, why) in [
+            ("[C+2147483647+2147483647]", "charge out of range"),
+            ("[C+99999999999999999999]", "out of range"),
+            ("[C+128]", "charge out of range"),
+            ("[C-129]", "charge out of range"),
+            ("[C+++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++]", "charge out of range"),
+            ("[CH256]", "hydrogen count 256"),
+            ("[70000C]", "isotope 70000"),
+            ("[99999999999C]", "out of range"),
+            ("[C@TB300]", "chirality 300"),
+        ] {
+            let e = parse_smiles(bad).unwrap_err();
+            assert!(e.1.contains(why), "{bad}: {e:?}");
+        }
+        // The extremes that fit are kept exactly.
+        let m = parse_smiles("[65535CH255+127].[C-128]").unwrap();
+        assert_eq!(
+            (m.atoms[0].isotope, m.atoms[0].attached_h, m.atoms[0].charge),
+            (65535, 255, 127)
+        );
+        assert_eq!(chem::properties(&m).net_charge, -1);
+    }
+
+    #[test]
+    fn deep_branches_and_crowded_atoms_are_errors() {
+        let n = 11_000;
+        let nested = format!("C{}{}", "(#C".repeat(n), ")".repeat(n));
+        let e = parse(nested.as_bytes(), 4).unwrap_err();
+        assert!(e.reason.contains("nested deeper than 10000"), "{e}");
+        assert_eq!(e.line, 4);
+        // 11,000 triple bonds on one atom: its bond order sum does not fit.
+        let star = format!("C{}", "(#C)".repeat(n));
+        let e = parse(star.as_bytes(), 4).unwrap_err();
+        assert!(e.reason.contains("more bonds than an atom can hold"), "{e}");
+        // At the limit it still reads.
+        let ok = format!(
+            "C{}{}",
+            "(C".repeat(MAX_BRANCH_DEPTH),
+            ")".repeat(MAX_BRANCH_DEPTH)
+        );
+        assert_eq!(parse_smiles(&ok).unwrap().atoms.len(), MAX_BRANCH_DEPTH + 1);
     }
 
     #[test]

@@ -116,10 +116,10 @@ pub fn process(
             ))
         }
     };
-    if parsed.atoms.is_empty() {
+    if parsed.mol.atoms.is_empty() {
         return reject(ParseError::new(span.line, "record has no atoms"));
     }
-    let props = chem::properties(&parsed.atoms, parsed.bond_count);
+    let props = chem::properties(&parsed.mol);
     let mut record = Record {
         index: span.index,
         line: span.line,
