@@ -47,6 +47,9 @@ pub enum Command {
     Migrate {
         #[arg(value_enum, default_value = "up")]
         direction: Direction,
+        /// `migrate down` on a database that holds data: yes, drop it all.
+        #[arg(long)]
+        confirm_data_loss: bool,
     },
     /// Manage organizations (tenants).
     Org {
@@ -135,6 +138,11 @@ pub enum Command {
         #[command(flatten)]
         tuning: Tuning,
     },
+    /// Retention policies (set with `org config`): delete what has expired.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// The embedded PostgreSQL server: start, stop, status.
     Db {
         #[arg(value_enum)]
@@ -178,6 +186,52 @@ pub enum OrgCommand {
     },
     /// List organizations and their molecule counts.
     List,
+    /// Export every row of the organization (JSON Lines per table, molecules.smi,
+    /// manifest.json with row counts and sha256 of each file) into DIR.
+    Export {
+        name: String,
+        /// A new or empty directory (created if missing).
+        dir: PathBuf,
+    },
+    /// Restore an export into a new or empty organization.
+    Import {
+        dir: PathBuf,
+        /// The organization to restore into (created if missing); default: the exported name.
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+    },
+    /// Delete every row of the organization in every table, and the organization
+    /// (right to be forgotten). Leaves one audit tombstone with counts, no names.
+    Purge {
+        name: String,
+        /// Repeat the organization's name: the purge cannot be undone.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+        /// For an organization with its own database: drop that database.
+        #[arg(long)]
+        drop_database: bool,
+    },
+    /// Show the organization's settings, or set one: retention.runs_days,
+    /// retention.audit_days, retention.rejects_days (whole days).
+    Config {
+        name: String,
+        key: Option<String>,
+        value: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Delete, in every organization (their own databases included), the run
+    /// records, audit rows and kept rejects older than its policy. For cron.
+    Apply {
+        /// Count what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]

@@ -89,6 +89,10 @@ pub enum Error {
     Input(String),
     #[error("pipeline: {0}")]
     Pipeline(String),
+    /// The command line asks for something it must not without a flag
+    /// (a dangerous command without its confirmation): exit 2.
+    #[error("{0}")]
+    Usage(String),
     /// Whoever read our output went away (`| head`): stop, successfully.
     #[error("output closed")]
     OutputClosed,

@@ -1,15 +1,15 @@
 //! The `molingest` binary: parse the command line, call the library's
 //! workflow, print its report, exit with the code the report calls for.
 
+mod admin_cmd;
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, DbAction, Direction, OrgCommand};
-use molingest::db::routing::describe;
+use cli::{Cli, Command};
 use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
 use molingest::pipeline::{Cancel, ErrorBudget};
-use molingest::workflow::admin::{self, Database};
+use molingest::workflow::admin::Database;
 use molingest::workflow::{self, Display, LoadRequest, ScanRequest, Tuning};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -30,7 +30,10 @@ fn main() -> ExitCode {
                 print_stdout(&doc.to_string());
             }
             eprintln!("molingest: error: {message}");
-            Exit::Failure
+            match e.downcast_ref::<molingest::error::Error>() {
+                Some(molingest::error::Error::Usage(_)) => Exit::Usage,
+                _ => Exit::Failure,
+            }
         }
     };
     ExitCode::from(exit.code())
@@ -53,7 +56,7 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 /// A line on stdout; a closed stdout (`| head`) is not an error.
-fn print_stdout(line: &str) {
+pub(crate) fn print_stdout(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
@@ -199,68 +202,12 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             Ok(report.exit())
         }
-        Command::Migrate { direction } => {
-            let url = database.resolve(false)?;
-            match direction {
-                Direction::Up => {
-                    let n = admin::migrate_up(&url)?;
-                    eprintln!("schema up to date ({n} migrations applied)");
-                }
-                Direction::Down => {
-                    admin::migrate_down(&url)?;
-                    eprintln!("all migrations reverted");
-                }
-                Direction::Status => {
-                    for m in admin::migration_status(&url)? {
-                        let state = if m.applied { "applied" } else { "pending" };
-                        print_stdout(&format!("{} {state} {}", m.version, m.description));
-                    }
-                }
-            }
-            Ok(Exit::Success)
-        }
-        Command::Org { command } => {
-            let url = database.resolve(true)?;
-            match command {
-                OrgCommand::Add { name, database } => {
-                    let id = admin::org_add(&url, &name, database.as_deref())?;
-                    print_stdout(&id.to_string());
-                    eprintln!("created organization {name:?}");
-                }
-                OrgCommand::Grant { name, login_role } => {
-                    admin::org_grant(&url, &name, &login_role)?;
-                    eprintln!("{login_role:?} may now load into {name:?}");
-                }
-                OrgCommand::List => {
-                    for o in admin::org_list(&url)? {
-                        let place = o.location.as_deref().map_or("here".into(), describe);
-                        print_stdout(&format!(
-                            "{}\t{}\t{} molecules\t{place}",
-                            o.id, o.name, o.molecules
-                        ));
-                    }
-                }
-            }
-            Ok(Exit::Success)
-        }
-        Command::Db { action } => {
-            let embedded = database.embedded()?;
-            match action {
-                DbAction::Start => print_stdout(&embedded.ensure_running()?),
-                DbAction::Stop => {
-                    embedded.stop()?;
-                    eprintln!("stopped {}", embedded.data_dir.display());
-                }
-                DbAction::Status => {
-                    let state = if embedded.is_running() {
-                        "running"
-                    } else {
-                        "not running"
-                    };
-                    print_stdout(&format!("{}: {state}", embedded.data_dir.display()));
-                }
-            }
-            Ok(Exit::Success)
-        }
+        Command::Migrate {
+            direction,
+            confirm_data_loss,
+        } => admin_cmd::migrate(&database, direction, confirm_data_loss),
+        Command::Org { command } => admin_cmd::org(&database, command),
+        Command::Retention { command } => admin_cmd::retention(&database, command),
+        Command::Db { action } => admin_cmd::db(&database, action),
     }
 }

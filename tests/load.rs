@@ -339,7 +339,7 @@ async fn migrations_go_down_and_up_with_data(pool: PgPool) {
     let url = setup(&pool, "acme").await;
     let (code, _) = load_json(&url, &["sample_data", "--org", "acme"]);
     assert_eq!(code, Some(0));
-    let out = molingest(Some(&url), &["migrate", "down"]);
+    let out = molingest(Some(&url), &["migrate", "down", "--confirm-data-loss"]);
     assert!(out.status.success(), "{}", show(&out));
     let tables = count(&pool, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> '_sqlx_migrations'").await;
     assert_eq!(tables, 0);

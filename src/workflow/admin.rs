@@ -96,10 +96,19 @@ pub fn migrate_up(url: &str) -> Result<usize> {
 }
 
 /// Revert every migration (the schema is gone afterwards).
-pub fn migrate_down(url: &str) -> Result<()> {
+/// Revert every migration. A database that holds organizations needs
+/// `confirm_data_loss`: it drops every table with every row.
+pub fn migrate_down(url: &str, confirm_data_loss: bool) -> Result<()> {
     runtime()?.block_on(async {
         let pool = db::connect(url).await?;
         require_admin_if_migrated(&pool, "migrate down").await?;
+        if !confirm_data_loss && db::lifecycle::holds_data(&pool).await? {
+            return Err(Error::Usage(
+                "`migrate down` drops every table and every row, and this database holds data: \
+                 pass --confirm-data-loss if that is what you want (export first: `molingest org export`)"
+                    .into(),
+            ));
+        }
         db::migrate_down(&pool).await
     })
 }

@@ -5,10 +5,13 @@
 //! - [`load`]: walk, parse, dedup and load into an organization;
 //! - [`scan`]: the same pipeline without a database;
 //! - [`verify`]: recount a source against the database, writing nothing;
+//! - [`lifecycle`]: an organization's export, import and purge;
 //! - [`admin`]: migrations, organizations, the embedded server.
 
 pub mod admin;
+pub mod lifecycle;
 pub mod load;
+pub mod retention;
 pub mod scan;
 pub mod verify;
 

@@ -1,0 +1,294 @@
+//! An organization's whole life in SQL: its rows in every table (export,
+//! import), deleting them all (purge) and the tombstone a purge leaves.
+
+use super::{orgs::org_role, tenant_in_run};
+use crate::error::{Error, Result};
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::Connection;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Every table that holds an organization's rows, parents before children
+/// (the order to restore in; purge deletes in reverse), with the columns
+/// that order its rows in an export.
+pub const ORG_TABLES: &[(&str, &str)] = &[
+    ("organizations", "id"),
+    ("users", "id"),
+    ("user_sessions", "id"),
+    ("organization_config", "key"),
+    ("molecule_files", "id"),
+    ("pipelines", "id"),
+    ("pipeline_executions", "id"),
+    ("molecules", "id"),
+    ("molecule_properties", "molecule_id"),
+    ("docking_jobs", "id"),
+    ("job_executions", "id"),
+    ("job_results", "id"),
+    ("audit_log", "id"),
+];
+
+/// The column naming the organization in `table`.
+fn org_column(table: &str) -> &'static str {
+    if table == "organizations" {
+        "id"
+    } else {
+        "organization_id"
+    }
+}
+
+/// Audit rows an export leaves out: tombstones of earlier purges belong to
+/// the organization's past life, not to what is restored.
+const NOT_TOMBSTONE: &str = "action NOT LIKE '%purge%'";
+
+/// Stream every row of `table` for `org` as JSON lines into `out`, in
+/// primary-key order, as the organization's role (row-level security holds).
+/// Returns the row count.
+pub async fn export_table(
+    conn: &mut PgConnection,
+    org: Uuid,
+    table: &str,
+    out: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+) -> Result<u64> {
+    let order = ORG_TABLES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map_or("1", |(_, o)| *o);
+    let extra = if table == "audit_log" {
+        format!(" AND {NOT_TOMBSTONE}")
+    } else {
+        String::new()
+    };
+    // CSV with a quote and delimiter that JSON never holds raw: the JSON
+    // text comes through unescaped, one row per line.
+    let sql = format!(
+        "COPY (SELECT row_to_json(t) FROM (SELECT * FROM {table} WHERE {} = '{org}'{extra} \
+         ORDER BY {order}) t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')",
+        org_column(table)
+    );
+    let mut tx = tenant_in_run(&mut *conn, org, None).await?;
+    let mut rows = 0u64;
+    {
+        let mut stream = tx.copy_out_raw(&sql).await?;
+        while let Some(chunk) = stream.try_next().await? {
+            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            out(&chunk).map_err(|e| Error::io("export", e))?;
+        }
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Restore one table's JSON lines for `org`, as the administrator: rows go
+/// in through the organization's role (policies checked), audit rows as
+/// the owner with their ids; the audit triggers see `molingest.restoring`.
+/// `organization_id` is set to `org` (the import may give a new id).
+pub async fn import_table(
+    conn: &mut PgConnection,
+    org: Uuid,
+    table: &str,
+    lines: &[String],
+) -> Result<u64> {
+    if lines.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT set_config('molingest.restoring', 'on', true)")
+        .execute(&mut *tx)
+        .await?;
+    let col = org_column(table);
+    let (role, overriding) = if table == "audit_log" || table == "organizations" {
+        (None, "OVERRIDING SYSTEM VALUE")
+    } else {
+        (Some(org_role(org)), "")
+    };
+    if let Some(role) = role {
+        sqlx::query(&format!("SET LOCAL ROLE {role}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let sql = format!(
+        "INSERT INTO {table} {overriding}
+         SELECT (jsonb_populate_record(NULL::{table}, doc::jsonb || jsonb_build_object('{col}', $1::uuid))).*
+         FROM unnest($2::text[]) AS u(doc)"
+    );
+    // The lines go to PostgreSQL as text: its JSON parser keeps every digit
+    // (a float parsed and printed in between might not come back the same).
+    let n = sqlx::query(&sql)
+        .bind(org)
+        .bind(lines)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// How many rows the organization has in each table.
+pub async fn row_counts(conn: &mut PgConnection, org: Uuid) -> Result<BTreeMap<String, u64>> {
+    let mut counts = BTreeMap::new();
+    for (table, _) in ORG_TABLES {
+        let mut tx = tenant_in_run(&mut *conn, org, None).await?;
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE {} = $1",
+            org_column(table)
+        ))
+        .bind(org)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        counts.insert(table.to_string(), n as u64);
+    }
+    Ok(counts)
+}
+
+/// Delete every row of the organization, children first, as its role (so
+/// each delete is audited and touches no other tenant); then its audit
+/// rows and the organization itself, as the administrator. Returns the
+/// count per table. The tombstone is written by [`tombstone`].
+pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64>> {
+    let mut counts = BTreeMap::new();
+    let mut tx = tenant_in_run(pool, org, None).await?;
+    for (table, _) in ORG_TABLES.iter().rev() {
+        if matches!(*table, "audit_log" | "organizations") {
+            continue;
+        }
+        let n = sqlx::query(&format!("DELETE FROM {table} WHERE organization_id = $1"))
+            .bind(org)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        counts.insert(table.to_string(), n);
+    }
+    sqlx::query("RESET ROLE").execute(&mut *tx).await?;
+    let n = sqlx::query(&format!(
+        "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
+    ))
+    .bind(org)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    counts.insert("audit_log".into(), n);
+    let n = sqlx::query("DELETE FROM organizations WHERE id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    counts.insert("organizations".into(), n);
+    // The deletes above were audited; those rows go too (no names in them,
+    // but the purge leaves one tombstone only).
+    sqlx::query(&format!(
+        "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
+    ))
+    .bind(org)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// The one audit row a purge leaves: organization id, time, actor and
+/// counts — no names, no personal data. Kept whatever the retention policy.
+pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (organization_id, actor, action, entity_type, entity_id, details)
+         VALUES ($1, session_user, 'organization.purge', 'organizations', $1, $2)",
+    )
+    .bind(org)
+    .bind(serde_json::json!({ "rows_deleted": counts }))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Drop the organization's role (its memberships go with it).
+pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
+    sqlx::query(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Does the database hold any data (for `migrate down`)?
+pub async fn holds_data(pool: &PgPool) -> Result<bool> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(false);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// The molecules that have a SMILES as `smiles<TAB>name` lines, for tools
+/// that read SMILES files (tabs and line breaks in names become spaces).
+pub async fn export_smiles(
+    conn: &mut PgConnection,
+    org: Uuid,
+    out: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+) -> Result<()> {
+    let sql = format!(
+        "COPY (SELECT smiles || E'\\t' || regexp_replace(name, E'[\\t\\r\\n]', ' ', 'g')
+               FROM molecules WHERE organization_id = '{org}' AND smiles IS NOT NULL ORDER BY id)
+         TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    );
+    let mut tx = tenant_in_run(&mut *conn, org, None).await?;
+    {
+        let mut stream = tx.copy_out_raw(&sql).await?;
+        while let Some(chunk) = stream.try_next().await? {
+            out(&chunk).map_err(|e| Error::io("export", e))?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Give the restored organization row its exported fields back (creation
+/// time; the name and id were used to create it), and move the audit id
+/// sequence past the restored audit rows.
+pub async fn restore_org_row(
+    conn: &mut PgConnection,
+    org: Uuid,
+    path: &std::path::Path,
+) -> Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT set_config('molingest.restoring', 'on', true)")
+        .execute(&mut *tx)
+        .await?;
+    if let Some(line) = text.lines().next() {
+        let doc: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::Input(format!("organizations.jsonl: {e}")))?;
+        sqlx::query(
+            "UPDATE organizations SET created_at = (jsonb_populate_record(NULL::organizations, $2)).created_at
+             WHERE id = $1",
+        )
+        .bind(org)
+        .bind(&doc)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "SELECT setval(pg_get_serial_sequence('audit_log', 'id'),
+                       greatest((SELECT max(id) FROM audit_log), 1))",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delete an organization's audit rows, tombstones kept (as the owner).
+pub async fn clear_audit(conn: &mut PgConnection, org: Uuid) -> Result<u64> {
+    Ok(sqlx::query(&format!(
+        "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
+    ))
+    .bind(org)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
