@@ -118,6 +118,7 @@ fn main() -> Result<()> {
     if std::env::var_os("BENCH_CORPUS").is_none() {
         println!("## Scaling");
         println!();
+        let mut purged = None;
         println!("| molecules | scan s | scan molecules/s | load s | load molecules/s | load peak RSS MB |");
         println!("|---|---|---|---|---|---|");
         for &n in &sizes {
@@ -125,6 +126,9 @@ fn main() -> Result<()> {
             let s = scan_of(&dir)?;
             let db = Bench::create(&rt, &server, &format!("n{n}"))?;
             let l = db.load(&dir)?;
+            if n == *sizes.iter().max().unwrap_or(&n) {
+                purged = Some((n, db.purge()?));
+            }
             db.drop_db(&rt)?;
             println!(
                 "| {n} | {:.2} | {:.0} | {:.2} | {:.0} | {:.0} |",
@@ -136,6 +140,12 @@ fn main() -> Result<()> {
             );
         }
         println!();
+        if let Some((n, secs)) = purged {
+            println!(
+                "Purge of an organization of {n} molecules (`org purge`, every table, one tombstone): {secs:.2} s."
+            );
+            println!();
+        }
         if std::env::var("BENCH_BIG").map_or(true, |v| v != "0") {
             let big = build_big_file(&root.join("benches/data"), &work, 2 << 30)?;
             let s = scan_of(&big)?;
@@ -338,6 +348,19 @@ impl Bench {
             .args(["load", "--org", "bench", "--json", "-q"])
             .arg(dir)
             .env("DATABASE_URL", &self.url))
+    }
+
+    /// Time `org purge` of the bench organization.
+    fn purge(&self) -> Result<f64> {
+        let start = Instant::now();
+        let out = Command::new(&self.bin)
+            .args(["org", "purge", "bench", "--confirm", "bench"])
+            .env("DATABASE_URL", &self.url)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("purge: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(start.elapsed().as_secs_f64())
     }
 
     fn drop_db(&self, rt: &tokio::runtime::Runtime) -> Result<()> {
