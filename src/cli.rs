@@ -93,6 +93,13 @@ pub enum Command {
         /// Re-read every file, even those already loaded.
         #[arg(long)]
         full: bool,
+        /// Load only shard I of N of the files (I from 0), by a hash of each file's
+        /// location: N workers given 0/N … (N-1)/N together load the source once.
+        /// `auto/N` takes I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+        /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN; `auto` also takes N from
+        /// SLURM_ARRAY_TASK_COUNT.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
         /// Rows per database batch (one transaction each).
         #[arg(long, default_value_t = BatchLimits::default().rows)]
         batch_rows: usize,

@@ -8,6 +8,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
+use molingest::pipeline::shard::Shard;
 use molingest::pipeline::{Cancel, ErrorBudget};
 use molingest::workflow::admin::Database;
 use molingest::workflow::{self, Display, LoadRequest, ScanRequest, Tuning};
@@ -136,10 +137,15 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             max_error_rate,
             json,
             full,
+            shard,
             batch_rows,
             writers,
             tuning: t,
         } => {
+            // A bad --shard is a usage error before anything else happens.
+            let shard = shard
+                .map(|s| Shard::parse(&s, |k| std::env::var(k).ok()))
+                .transpose()?;
             let req = LoadRequest {
                 database_url: database.resolve(true)?,
                 sources: paths,
@@ -147,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 create_org,
                 rejects,
                 rejects_dir,
+                shard,
                 budget: ErrorBudget {
                     max_errors,
                     max_rate: max_error_rate,

@@ -501,3 +501,67 @@ async fn a_killed_load_resumes_inside_a_large_file(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn three_shards_load_what_one_run_loads(pool: PgPool) {
+    let url = setup(&pool).await;
+    let mut seen = 0;
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let (exit, v) = load_args(
+            &url,
+            &[
+                "load",
+                "sample_data",
+                "--org",
+                "acme",
+                "--json",
+                "--shard",
+                &shard,
+            ],
+        )
+        .await;
+        assert_eq!(exit, Some(0), "{v}");
+        assert_eq!(
+            v["files_vanished"], 0,
+            "no shard reports another's files vanished: {v}"
+        );
+        seen += v["files_seen"].as_u64().unwrap();
+    }
+    assert_eq!(seen, 23, "every file in exactly one shard");
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 1020);
+    // The union equals one full run: a full run finds nothing new.
+    let (exit, v) = load_args(&url, &["load", "sample_data", "--org", "acme", "--json"]).await;
+    assert_eq!(exit, Some(0));
+    assert_eq!(v["records_inserted"], 0);
+    // From a Kubernetes Indexed Job's environment; bad values are usage errors.
+    let url2 = url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_molingest"))
+            .args([
+                "load",
+                "sample_data",
+                "--org",
+                "acme",
+                "--json",
+                "--shard",
+                "auto/3",
+            ])
+            .current_dir(root())
+            .env("DATABASE_URL", &url2)
+            .env("JOB_COMPLETION_INDEX", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for bad in ["3/3", "auto/3", "x"] {
+        let (exit, _) = load_args(
+            &url,
+            &["load", "sample_data", "--org", "acme", "--shard", bad],
+        )
+        .await;
+        assert_eq!(exit, Some(2), "--shard {bad}");
+    }
+}

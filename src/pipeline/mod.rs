@@ -20,6 +20,7 @@ mod parse;
 pub mod progress;
 mod read;
 mod rejects;
+pub mod shard;
 pub mod stats;
 mod walk;
 
@@ -234,6 +235,8 @@ pub struct Options {
     /// Set to stop the run early (signals, a lost lock, the error budget).
     pub cancel: Cancel,
     pub budget: ErrorBudget,
+    /// Read only the files of this shard (`load --shard I/N`).
+    pub shard: Option<shard::Shard>,
 }
 
 /// How many rejected records a run tolerates before it stops
@@ -290,6 +293,7 @@ impl Default for Options {
             chunk_records: 1024,
             cancel: Cancel::new(),
             budget: ErrorBudget::default(),
+            shard: None,
         }
     }
 }
@@ -327,9 +331,8 @@ pub fn run(
 
     std::thread::scope(|s| {
         let problems_tx = parse_tx.clone();
-        let cancel = &options.cancel;
         s.spawn(move || {
-            walk::walk_stage(roots, files_tx, problems_tx, known, cancel, stats, rejects)
+            walk::walk_stage(roots, files_tx, problems_tx, known, options, stats, rejects)
         });
         for _ in 0..readers {
             let (rx, tx) = (files_rx.clone(), parse_tx.clone());

@@ -8,6 +8,8 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub struct Stats {
     pub files_seen: AtomicU64,
+    /// Molecule files left to the other shards (`--shard`).
+    pub files_other_shards: AtomicU64,
     /// Files that are not molecule files by name (README, .txt, …).
     pub files_ignored: AtomicU64,
     /// Molecule files recognised as already loaded (unchanged).
@@ -56,6 +58,7 @@ impl Stats {
         let parsed = g(&self.records_parsed);
         Summary {
             files_seen: g(&self.files_seen),
+            files_other_shards: g(&self.files_other_shards),
             files_ignored: g(&self.files_ignored),
             files_unchanged: g(&self.files_unchanged),
             files_read: g(&self.files_read),
@@ -104,6 +107,7 @@ pub struct StageTimes {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {
     pub files_seen: u64,
+    pub files_other_shards: u64,
     pub files_ignored: u64,
     pub files_unchanged: u64,
     pub files_read: u64,

@@ -2,7 +2,7 @@
 //! hand each molecule file to the readers.
 
 use super::stats::{RejectLog, Stats};
-use super::{Cancel, Known, ToParse};
+use super::{Known, Options, ToParse};
 use crate::source::{self, FileJob, Found, Root};
 use crossbeam_channel::Sender;
 
@@ -14,17 +14,23 @@ pub(super) fn walk_stage(
     tx: Sender<FileJob>,
     problems: Sender<ToParse>,
     known: &dyn Known,
-    cancel: &Cancel,
+    options: &Options,
     stats: &Stats,
     rejects: &RejectLog,
 ) {
+    let cancel = &options.cancel;
     let mut seen = std::collections::HashSet::new();
     let mut complete = true;
     source::walk(roots, |found| match found {
         Found::File(job) => {
+            // Seen by every shard, so no shard reports another's files vanished.
+            seen.insert(job.uri.clone());
+            if options.shard.is_some_and(|s| !s.owns(&job.uri)) {
+                Stats::add(&stats.files_other_shards, 1);
+                return true;
+            }
             Stats::add(&stats.files_seen, 1);
             Stats::add(&stats.bytes_listed, job.size);
-            seen.insert(job.uri.clone());
             !cancel.is_set() && tx.send(job).is_ok()
         }
         Found::Ignored(_) => {

@@ -9,6 +9,7 @@ use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::pipeline::progress::Follow;
+use crate::pipeline::shard::Shard;
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
 use crate::pipeline::{self, with_progress, Cancel, ErrorBudget};
 use crate::source::Root;
@@ -34,6 +35,8 @@ pub struct LoadRequest {
     pub rejects_dir: Option<PathBuf>,
     /// Stop once too many records are rejected.
     pub budget: ErrorBudget,
+    /// Load only this shard's files (`--shard I/N`).
+    pub shard: Option<Shard>,
     /// Batches, writer connections, `--full`.
     pub sink: SinkOptions,
     pub tuning: Tuning,
@@ -104,11 +107,16 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let rt = runtime()?;
     let roots = roots(&rt, &req.sources)?;
     let url = req.database_url.as_str();
-    let source = roots
+    // The source as the lock, the run record and stale-run closing know it:
+    // each shard of a source is a source of its own.
+    let mut source = roots
         .iter()
         .map(Root::describe)
         .collect::<Vec<_>>()
         .join(" ");
+    if let Some(shard) = req.shard {
+        source.push_str(&format!(" [shard {shard}]"));
+    }
     // The organization, and the database its data lives in.
     let located = rt.block_on(super::admin::locate(
         url,
@@ -124,6 +132,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let mut options = pipeline_options(&req.tuning, &roots);
     options.cancel = req.cancel.clone();
     options.budget = req.budget;
+    options.shard = req.shard;
     let watch = rt.spawn(watch_lock(lock, options.cancel.clone()));
     let stats = Arc::new(Stats::default());
     let log = reject_log(

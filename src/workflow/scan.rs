@@ -44,7 +44,7 @@ impl ScanReport {
 pub fn exit_for(s: &Summary) -> Exit {
     if s.listings_failed > 0 {
         Exit::Failure
-    } else if s.files_seen == 0 {
+    } else if s.files_seen == 0 && s.files_other_shards == 0 {
         Exit::NoMoleculeFiles
     } else if s.records_rejected > 0 || s.files_failed > 0 {
         Exit::Rejects
