@@ -316,6 +316,11 @@ async fn a_least_privilege_login_loads_its_organization(pool: PgPool) {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["organization"], "Acme");
     assert_eq!(v["records_inserted"], 2);
+    assert_eq!(
+        v["notices"],
+        serde_json::json!([]),
+        "after-load maintenance ran as the tenant"
+    );
     let out = load_sample(
         &url_as(&pool, &la.name),
         "sample_data/meeko__example__tutorial1__imatinib.sdf",

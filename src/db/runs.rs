@@ -177,3 +177,20 @@ pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<
     }
     Ok(closed)
 }
+
+/// After a load that added rows: merge the GIN pending lists, ANALYZE when
+/// the table grew by more than ~10 % (an administrator-owned function the
+/// tenant may call for its own organization).
+pub async fn after_load(pool: &PgPool, org: Uuid, added: u64) -> Result<()> {
+    if added == 0 {
+        return Ok(());
+    }
+    let mut tx = tenant(pool, org).await?;
+    sqlx::query("SELECT molingest_after_load($1, $2)")
+        .bind(org)
+        .bind(added as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -173,6 +173,11 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         (Ok(()), _) => None,
     };
     let signal = cancelled.filter(|_| error.is_none());
+    // Searches stay fast after an incremental load (a failure here is
+    // noted, not fatal: the rows are in).
+    if let Err(e) = rt.block_on(db::runs::after_load(&pool, org, summary.records_inserted)) {
+        log.notice(format!("after-load maintenance failed: {e}"));
+    }
     let (kept, notices) = (log.kept(), log.notices());
     let end = RunEnd {
         status: match (&error, signal) {

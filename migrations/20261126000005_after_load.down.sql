@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS molingest_after_load(uuid, bigint);
