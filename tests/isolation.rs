@@ -206,7 +206,7 @@ async fn a_tenant_login_cannot_reach_another_tenant_by_any_sql(pool: PgPool) {
     // The owner does not silently bypass the policies: they are forced.
     let unforced: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind = 'r'
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
            AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = c.oid AND attname = 'organization_id')
            AND NOT c.relforcerowsecurity
            AND c.relname <> 'audit_log'",

@@ -46,7 +46,7 @@ async fn digest(pool: &PgPool, org: Uuid) -> String {
         "SELECT c.table_name::text FROM information_schema.columns c
          JOIN information_schema.tables t USING (table_schema, table_name)
          WHERE c.table_schema = 'public' AND c.column_name = 'organization_id'
-           AND t.table_type = 'BASE TABLE' ORDER BY 1",
+           AND t.table_type = 'BASE TABLE' AND c.table_name !~ '_[0-9a-f]{32}$' ORDER BY 1",
     )
     .fetch_all(pool)
     .await

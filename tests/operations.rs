@@ -588,7 +588,21 @@ async fn an_incremental_load_leaves_no_gin_pending_list(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    for index in ["idx_molecules_properties", "idx_molecules_search"] {
+    // The GIN indexes of acme's partition (the parents' are partitioned).
+    let acme_part = format!(
+        "molecules_{}",
+        molingest::db::org_id(&pool, "acme").await.unwrap().simple()
+    );
+    let gins: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = $1::regclass AND a.amname = 'gin'",
+    )
+    .bind(&acme_part)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(gins.len(), 2);
+    for index in gins {
         let pending: i64 = sqlx::query_scalar(&format!(
             "SELECT pending_tuples::bigint FROM pgstatginindex('{index}')"
         ))

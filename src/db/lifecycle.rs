@@ -175,6 +175,27 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
         .await?
         .rows_affected();
     counts.insert("organizations".into(), n);
+    // Its (now empty) partitions go with it.
+    // (Detached first: a partition that foreign keys reference cannot be
+    // dropped while attached.)
+    let hex = org.simple();
+    for t in ["molecule_properties", "molecules"] {
+        let part = format!("{t}_{hex}");
+        let attached: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))",
+        )
+        .bind(format!("public.{part}"))
+        .fetch_one(&mut *tx)
+        .await?;
+        if attached {
+            sqlx::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(&format!("DROP TABLE IF EXISTS {part}"))
+            .execute(&mut *tx)
+            .await?;
+    }
     // The deletes above were audited; those rows go too (no names in them,
     // but the purge leaves one tombstone only).
     sqlx::query(&format!(

@@ -129,6 +129,12 @@ pub async fn add_org_row(
     ] {
         sqlx::query(&sql).execute(&mut *tx).await?;
     }
+    // Its partitions of molecules and molecule_properties: created
+    // standalone, then attached (never blocks readers).
+    sqlx::query("SELECT molingest_add_partitions($1)")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(id)
 }
