@@ -32,14 +32,7 @@ async fn load_sample(url: &str, file: &str, org: Option<&str>) -> std::process::
     if let Some(org) = org {
         args.extend(["--org", org]);
     }
-    let url = url.to_owned();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        molingest(Some(&url), &args)
-    })
-    .await
-    .unwrap()
+    molingest_async(url, &args).await
 }
 
 async fn count(conn: &mut PgConnection, sql: &str) -> i64 {

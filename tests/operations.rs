@@ -71,19 +71,7 @@ async fn finish(child: Child) -> (Option<i32>, Value, String) {
 }
 
 async fn rerun(url: &str) -> (Option<i32>, Value) {
-    let url = url.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        molingest(
-            Some(&url),
-            &["load", "benches/data", "--org", "acme", "--json"],
-        )
-    })
-    .await
-    .unwrap();
-    (
-        out.status.code(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-    )
+    load_args(url, &["load", "benches/data", "--org", "acme", "--json"]).await
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
@@ -276,14 +264,7 @@ fn smiles_file(dir: &std::path::Path, name: &str, good: usize, bad: usize) {
 }
 
 async fn load_args(url: &str, args: &[&str]) -> (Option<i32>, Value) {
-    let url = url.to_owned();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        molingest(Some(&url), &args)
-    })
-    .await
-    .unwrap();
+    let out = molingest_async(url, args).await;
     (
         out.status.code(),
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),

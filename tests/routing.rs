@@ -10,14 +10,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 async fn run(url: &str, args: &[&str]) -> std::process::Output {
-    let url = url.to_owned();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        molingest(Some(&url), &args)
-    })
-    .await
-    .unwrap()
+    molingest_async(url, args).await
 }
 
 async fn molecules_in(url: &str, org: Uuid) -> i64 {

@@ -52,6 +52,19 @@ pub fn molingest(url: Option<&str>, args: &[&str]) -> Output {
     cmd.output().expect("molingest runs")
 }
 
+/// [`molingest`] from an async test (the binary blocks; the test's runtime
+/// must not).
+pub async fn molingest_async(url: &str, args: &[&str]) -> Output {
+    let url = url.to_owned();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        molingest(Some(&url), &args)
+    })
+    .await
+    .expect("molingest ran")
+}
+
 pub fn show(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
