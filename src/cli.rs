@@ -93,6 +93,15 @@ pub enum Command {
         /// Re-read every file, even those already loaded.
         #[arg(long)]
         full: bool,
+        /// Record every pose as a result of this docking job (created if missing, reused
+        /// by name): one job execution per run, one job_results row per pose (file and
+        /// record) with its primary score and every score in `data`.
+        #[arg(long, value_name = "JOB")]
+        docking_job: Option<String>,
+        /// The docking job's receptor: loaded as a molecule and linked to the job. A
+        /// receptor that cannot be read is an error before anything is written.
+        #[arg(long, value_name = "FILE", requires = "docking_job")]
+        receptor: Option<PathBuf>,
         /// Load only shard I of N of the files (I from 0), by a hash of each file's
         /// location: N workers given 0/N … (N-1)/N together load the source once.
         /// `auto/N` takes I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or

@@ -12,6 +12,7 @@
 pub mod chem;
 pub mod db;
 pub mod decode;
+pub mod docking;
 pub mod error;
 pub mod exit;
 pub mod formats;

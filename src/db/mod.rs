@@ -6,6 +6,7 @@
 //! for any other client. See README § Security for the model.
 
 mod copy_text;
+pub mod docking;
 pub mod embedded;
 mod files;
 pub mod known;

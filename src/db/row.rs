@@ -25,6 +25,8 @@ pub enum Dest {
     Molecules,
     /// A column of `molecule_properties` of the same name.
     Properties,
+    /// A pose's docking result (`job_results`, with `--docking-job`).
+    Job,
 }
 
 /// What a column's encoder sees.
@@ -32,6 +34,8 @@ pub struct Row<'a> {
     pub id: Uuid,
     pub file: &'a FileInfo,
     pub record: &'a Record,
+    /// The pose's scores, when the load records a docking job.
+    pub pose: Option<crate::docking::Pose>,
 }
 
 /// One column of the staged row.
@@ -204,6 +208,29 @@ pub static COLUMNS: &[Column] = &[
             let _ = write!(out, "{}", r.record.props.average_mw);
         },
     },
+    Column {
+        name: "job_score",
+        sql_type: "float8",
+        dest: Dest::Job,
+        encode: |r, out| match r.pose.as_ref().and_then(|p| p.score) {
+            Some(s) => {
+                let _ = write!(out, "{s}");
+            }
+            None => out.extend_from_slice(NULL),
+        },
+    },
+    Column {
+        name: "pose_data",
+        sql_type: "jsonb",
+        dest: Dest::Job,
+        encode: |r, out| match &r.pose {
+            Some(p) => text(
+                out,
+                &serde_json::to_string(&p.data).unwrap_or_else(|_| "{}".into()),
+            ),
+            None => out.extend_from_slice(NULL),
+        },
+    },
 ];
 
 /// The SQL built from [`COLUMNS`].
@@ -216,6 +243,11 @@ pub struct StageSql {
     /// concurrent writers never deadlock) and the properties of the rows
     /// that went in. `$1` is the organization; run as the tenant.
     pub move_rows: String,
+    /// One `job_results` row per staged pose (`$2` the docking job), after
+    /// `move_rows` in the same transaction, so new and known molecules are
+    /// both found; a pose already recorded (same job, file, record) is kept.
+    /// Returns (rows, rows without a score).
+    pub job_results: String,
 }
 
 pub const STAGE_TABLE: &str = "stage_molecules";
@@ -267,10 +299,22 @@ pub static STAGE: LazyLock<StageSql> = LazyLock::new(|| {
             .collect::<Vec<_>>()
             .join(", "),
     );
+    let job_results = format!(
+        "WITH r AS (
+            INSERT INTO job_results (organization_id, job_id, molecule_id, score, data, file_id, record_index)
+            SELECT $1, $2, m.id, s.job_score, s.pose_data, f.id, s.record_index
+            FROM {STAGE_TABLE} s
+            JOIN molecule_files f ON f.organization_id = $1 AND f.content_hash = s.{key}
+            JOIN molecules m ON m.organization_id = $1 AND m.content_hash = s.content_hash
+            ON CONFLICT (organization_id, job_id, file_id, record_index) DO NOTHING
+            RETURNING score)
+         SELECT count(*), count(*) FILTER (WHERE score IS NULL) FROM r"
+    );
     StageSql {
         ddl,
         copy,
         move_rows,
+        job_results,
     }
 });
 
@@ -286,8 +330,10 @@ pub async fn create_stage(conn: &mut PgConnection) -> Result<(), Error> {
 }
 
 /// Encodes records as staged rows in COPY text format (runs in the
-/// parallel parse stage).
-pub struct CopyRows;
+/// parallel parse stage). With `docking`, each record's pose scores too.
+pub struct CopyRows {
+    pub docking: bool,
+}
 
 impl Encoder for CopyRows {
     fn encode(&self, file: &FileInfo, record: &Record, out: &mut Vec<u8>) {
@@ -295,6 +341,7 @@ impl Encoder for CopyRows {
             id: Uuid::now_v7(),
             file,
             record,
+            pose: self.docking.then(|| crate::docking::pose(&record.fields)),
         };
         for (i, c) in COLUMNS.iter().enumerate() {
             if i > 0 {
@@ -348,6 +395,7 @@ mod tests {
                 Dest::Molecules | Dest::Properties => {
                     assert!(STAGE.move_rows.contains(&format!("s.{}", c.name)))
                 }
+                Dest::Job => assert!(STAGE.job_results.contains(&format!("s.{}", c.name))),
                 Dest::Id | Dest::FileKey => {}
             }
         }

@@ -86,6 +86,8 @@ pub struct SinkOptions {
     pub writers: usize,
     /// Read every file again, even those already loaded (`load --full`).
     pub reread_all: bool,
+    /// Record every pose as a result of this docking job.
+    pub docking_job: Option<Uuid>,
 }
 
 impl Default for SinkOptions {
@@ -94,6 +96,7 @@ impl Default for SinkOptions {
             limits: BatchLimits::default(),
             writers: 2,
             reread_all: false,
+            docking_job: None,
         }
     }
 }
@@ -110,6 +113,7 @@ pub struct FileDone {
 
 pub struct DbSink {
     rt: Handle,
+    docking_job: Option<Uuid>,
     /// The run the rows belong to (for the audit trail).
     run: Uuid,
     /// Files completed so far.
@@ -150,6 +154,7 @@ impl DbSink {
             limits,
             writers,
             reread_all,
+            docking_job,
         } = options;
         let mut control = rt.block_on(super::connection(url, "molingest"))?;
         let known: Arc<dyn Known> = if reread_all {
@@ -172,7 +177,8 @@ impl DbSink {
                     };
                     let t = Instant::now();
                     let seq = batch.seq;
-                    write_with_retry(&mut conn, &url, (org, run), &batch, &stats).await?;
+                    write_with_retry(&mut conn, &url, (org, run, docking_job), &batch, &stats)
+                        .await?;
                     Stats::add_time(&stats.busy_db_ns, t.elapsed());
                     if let Ok(mut c) = committed.lock() {
                         c.mark(seq);
@@ -184,6 +190,7 @@ impl DbSink {
         }
         Ok(DbSink {
             rt: rt.clone(),
+            docking_job,
             run,
             done: Vec::new(),
             reach: Reach::new(),
@@ -327,7 +334,9 @@ impl Sink for DbSink {
     fn needs(&self) -> Needs {
         Needs {
             file_hashes: true,
-            encoder: Some(Arc::new(CopyRows)),
+            encoder: Some(Arc::new(CopyRows {
+                docking: self.docking_job.is_some(),
+            })),
             known: self.known.clone(),
         }
     }
@@ -407,15 +416,17 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 async fn write_with_retry(
     conn: &mut PgConnection,
     url: &str,
-    (org, run): (Uuid, Uuid),
+    (org, run, job): (Uuid, Uuid, Option<Uuid>),
     batch: &Batch,
     stats: &Stats,
 ) -> Result<(), Error> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        let err = match write_batch(conn, org, run, batch).await {
-            Ok(inserted) => {
+        let err = match write_batch(conn, org, run, job, batch).await {
+            Ok((inserted, results, unscored)) => {
+                Stats::add(&stats.job_results, results);
+                Stats::add(&stats.poses_without_score, unscored);
                 Stats::add(&stats.records_inserted, inserted);
                 Stats::add(
                     &stats.records_duplicate,
@@ -458,15 +469,18 @@ fn transient(e: &Error) -> bool {
     }
 }
 
-/// One batch in one transaction; returns how many rows were new.
+/// One batch in one transaction; returns how many rows were new, and how
+/// many job results were recorded and how many of those had no score.
 async fn write_batch(
     conn: &mut PgConnection,
     org: Uuid,
     run: Uuid,
+    job: Option<Uuid>,
     batch: &Batch,
-) -> Result<u64, Error> {
+) -> Result<(u64, u64, u64), Error> {
     let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
     let mut inserted = 0;
+    let mut results = (0, 0);
     if batch.rows > 0 {
         let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
         copy.send(batch.copy.as_slice()).await?;
@@ -476,7 +490,15 @@ async fn write_batch(
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if let Some(job) = job {
+            let (n, unscored): (i64, i64) = sqlx::query_as(&STAGE.job_results)
+                .bind(org)
+                .bind(job)
+                .fetch_one(&mut *tx)
+                .await?;
+            results = (n as u64, unscored as u64);
+        }
     }
     tx.commit().await?;
-    Ok(inserted)
+    Ok((inserted, results.0, results.1))
 }

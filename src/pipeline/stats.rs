@@ -35,6 +35,9 @@ pub struct Stats {
     pub records_duplicate: AtomicU64,
     /// Database batches written again after a transient fault.
     pub batches_retried: AtomicU64,
+    /// Docking results recorded (`--docking-job`), and those without a score.
+    pub job_results: AtomicU64,
+    pub poses_without_score: AtomicU64,
     /// Nanoseconds each stage spent working (not waiting on a channel).
     pub busy_read_ns: AtomicU64,
     pub busy_parse_ns: AtomicU64,
@@ -74,6 +77,8 @@ impl Stats {
             records_inserted: g(&self.records_inserted),
             records_duplicate: g(&self.records_duplicate),
             batches_retried: g(&self.batches_retried),
+            job_results: g(&self.job_results),
+            poses_without_score: g(&self.poses_without_score),
             seconds,
             molecules_per_second: if seconds > 0.0 {
                 parsed as f64 / seconds
@@ -123,6 +128,8 @@ pub struct Summary {
     pub records_inserted: u64,
     pub records_duplicate: u64,
     pub batches_retried: u64,
+    pub job_results: u64,
+    pub poses_without_score: u64,
     pub seconds: f64,
     pub molecules_per_second: f64,
     pub mb_per_second: f64,

@@ -2,6 +2,7 @@
 //! from cron — the organization, one run per source at a time (advisory
 //! lock), the run record, the database sink and the report.
 
+use super::docking::DockingRequest;
 use super::scan::exit_for;
 use super::{pipeline_options, resumed, roots, runtime, Display, Tuning};
 use crate::db::sink::{DbSink, FileDone, SinkOptions};
@@ -37,6 +38,8 @@ pub struct LoadRequest {
     pub budget: ErrorBudget,
     /// Load only this shard's files (`--shard I/N`).
     pub shard: Option<Shard>,
+    /// Record the poses as the results of a docking job.
+    pub docking: Option<DockingRequest>,
     /// Batches, writer connections, `--full`.
     pub sink: SinkOptions,
     pub tuning: Tuning,
@@ -104,6 +107,11 @@ impl LoadReport {
 }
 
 pub fn load(req: &LoadRequest) -> Result<LoadReport> {
+    // A receptor that cannot be read is an error before anything is written.
+    let receptor_hash = match req.docking.as_ref().and_then(|d| d.receptor.as_deref()) {
+        Some(path) => Some(super::docking::check_receptor(path)?),
+        None => None,
+    };
     let rt = runtime()?;
     let roots = roots(&rt, &req.sources)?;
     let url = req.database_url.as_str();
@@ -146,9 +154,26 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         ));
     }
     let start = Instant::now();
+    let mut sink_options = req.sink;
+    let docking = match &req.docking {
+        Some(d) => {
+            let (job, execution) = super::docking::prepare(
+                &rt,
+                (url, &pool),
+                (org, run),
+                (d, receptor_hash),
+                req.sink,
+                &stats,
+                &log,
+            )?;
+            sink_options.docking_job = Some(job);
+            Some((job, execution))
+        }
+        None => None,
+    };
     let mut files = Vec::new();
     let result = with_progress(&stats, req.display.progress, Follow::Committed, || {
-        let mut sink = DbSink::open(rt.handle(), url, org, run, req.sink, stats.clone())?;
+        let mut sink = DbSink::open(rt.handle(), url, org, run, sink_options, stats.clone())?;
         let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
         files = sink.files_done().to_vec();
         result
@@ -177,6 +202,27 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     // noted, not fatal: the rows are in).
     if let Err(e) = rt.block_on(db::runs::after_load(&pool, org, summary.records_inserted)) {
         log.notice(format!("after-load maintenance failed: {e}"));
+    }
+    if summary.poses_without_score > 0 {
+        log.notice(format!(
+            "{} pose(s) carry no docking score: recorded with a NULL score",
+            summary.poses_without_score
+        ));
+    }
+    if let Some(ids) = docking {
+        let status = if error.is_some() {
+            "failed"
+        } else {
+            "completed"
+        };
+        rt.block_on(db::docking::finish_execution(
+            &pool,
+            org,
+            run,
+            ids,
+            status,
+            error.as_deref(),
+        ))?;
     }
     let (kept, notices) = (log.kept(), log.notices());
     let end = RunEnd {

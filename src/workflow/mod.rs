@@ -9,6 +9,7 @@
 //! - [`admin`]: migrations, organizations, the embedded server.
 
 pub mod admin;
+pub mod docking;
 pub mod lifecycle;
 pub mod load;
 pub mod retention;
