@@ -7,13 +7,23 @@ use clap::Parser;
 use cli::{Cli, Command, DbAction, Direction, OrgCommand};
 use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
+use molingest::redact;
 use molingest::workflow::admin::{self, Database};
 use molingest::workflow::{self, Display, LoadRequest, ScanRequest, Tuning};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    // `.env` holds configuration, not programs: only DATABASE_URL and the
+    // PG* connection variables, from the current directory, never overriding.
+    match molingest::db::connect::load_dotenv(std::path::Path::new(".")) {
+        Ok(ignored) if !ignored.is_empty() => eprintln!(
+            "molingest: .env: ignoring {} (only DATABASE_URL and PG* connection variables are read from .env)",
+            ignored.join(", ")
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("molingest: warning: {}", redact::text(&e.to_string())),
+    }
     let cli = Cli::parse();
     // With --json, even a failure before the run prints one JSON document.
     let json = matches!(cli.command, Command::Load { json: true, .. });
@@ -33,7 +43,7 @@ fn main() -> ExitCode {
 }
 
 /// An error and its causes, each said once (a cause whose text its parent
-/// already quotes is not repeated).
+/// already quotes is not repeated), with any secret in them hidden.
 fn error_chain(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -45,7 +55,7 @@ fn error_chain(e: &anyhow::Error) -> String {
             out.push_str(&text);
         }
     }
-    out
+    redact::text(&out)
 }
 
 /// A line on stdout; a closed stdout (`| head`) is not an error.
@@ -139,9 +149,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             } else {
                 let run = report.run_id.to_string();
                 eprint!("{}", report.summary.render("load", Some(&run)));
+                eprintln!("database: {}", report.database);
             }
             if let Some(e) = &report.error {
-                eprintln!("molingest: error: {e}");
+                eprintln!("molingest: error: {}", redact::text(e));
             }
             Ok(report.exit())
         }

@@ -1,10 +1,12 @@
-//! Everything that talks to PostgreSQL. SQL lives here and in `migrations/`.
+//! Everything that talks to PostgreSQL. SQL lives here and in `migrations/`;
+//! how connections are made (URL, `PG*` variables, TLS) is [`connect`].
 //!
 //! Tenant data is only ever written inside [`tenant`] transactions: they run
 //! as the non-owner role `molingest_app`, with the organization set by
 //! `set_config('app.current_org_id', …, true)`, so row-level security holds
 //! on the load path as it does for any other client.
 
+pub mod connect;
 mod copy_text;
 pub mod embedded;
 mod files;
@@ -14,36 +16,20 @@ pub mod row;
 pub mod runs;
 pub mod sink;
 
+pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, list_orgs, org_id, OrgRow};
 pub use runs::{begin_run, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus};
 
 use crate::error::Result;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
-use std::str::FromStr;
 use uuid::Uuid;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The role tenant work runs as (created by the migrations).
 pub const TENANT_ROLE: &str = "molingest_app";
-
-pub async fn connect(url: &str) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)?.application_name("molingest");
-    Ok(PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await?)
-}
-
-/// One connection of its own (writers, the run's lock), named for
-/// pg_stat_activity.
-pub async fn connection(url: &str, name: &str) -> Result<sqlx::PgConnection> {
-    use sqlx::Connection;
-    let options = PgConnectOptions::from_str(url)?.application_name(name);
-    Ok(sqlx::PgConnection::connect_with(&options).await?)
-}
 
 pub async fn migrate_up(pool: &PgPool) -> Result<()> {
     MIGRATOR.run(pool).await?;

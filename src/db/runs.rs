@@ -4,6 +4,7 @@
 use super::{connection, tenant};
 use crate::error::{Reject, Result};
 use crate::pipeline::stats::Summary;
+use crate::redact;
 use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
@@ -64,7 +65,7 @@ pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
     )
     .bind(org)
     .bind(pipeline)
-    .bind(source)
+    .bind(redact::text(source))
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -101,6 +102,9 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
         RunStatus::Completed => "completed",
         RunStatus::Failed => "failed",
     };
+    // Nothing secret is stored: rejects are redacted when made, the rest here.
+    let notices: Vec<String> = notices.iter().map(|n| redact::text(n)).collect();
+    let error = error.map(redact::text);
     let mut stats = serde_json::to_value(summary).unwrap_or_default();
     stats["notices"] = serde_json::json!(notices);
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
@@ -127,7 +131,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     .bind(summary.bytes_read as i64)
     .bind(&rejects)
     .bind(&stats)
-    .bind(error)
+    .bind(error.as_deref())
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -44,6 +44,8 @@ pub struct LoadReport {
     pub notices: Vec<String>,
     pub resumed_transfers: u64,
     pub error: Option<String>,
+    /// Which database was loaded: host (or socket directory), port, name.
+    pub database: db::Target,
 }
 
 impl LoadReport {
@@ -72,6 +74,7 @@ impl LoadReport {
         v["notices"] = self.notices.clone().into();
         v["organization"] = self.organization.clone().into();
         v["status"] = self.status().into();
+        v["database"] = serde_json::to_value(&self.database).unwrap_or_default();
         if let Some(e) = &self.error {
             v["error"] = e.clone().into();
         }
@@ -82,6 +85,7 @@ impl LoadReport {
 pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let rt = runtime()?;
     let url = req.database_url.as_str();
+    let database = db::connect::target(url)?;
     let roots = roots(&rt, &req.sources)?;
     let source = roots
         .iter()
@@ -129,7 +133,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
             summary.listings_failed
         )),
         Ok(()) => None,
-        Err(e) => Some(e.to_string()),
+        Err(e) => Some(crate::redact::text(&e.to_string())),
     };
     let (kept, notices) = (log.kept(), log.notices());
     let end = RunEnd {
@@ -151,5 +155,6 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         notices,
         resumed_transfers: resumed(&roots),
         error,
+        database,
     })
 }
