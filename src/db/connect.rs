@@ -121,8 +121,19 @@ fn target_of(o: &PgConnectOptions) -> Target {
     }
 }
 
+/// rustls needs one process-wide crypto provider, and two are linked (ring
+/// for sqlx, aws-lc-rs for object_store's HTTP client): choose ring, once.
+fn crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means one is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The connection options of `url` and the `PG*` environment, libpq style.
 pub fn options(url: &str) -> Result<PgConnectOptions> {
+    crypto_provider();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(mode) = env("PGSSLMODE") {
         PgSslMode::from_str(&mode).map_err(|_| {
@@ -257,16 +268,20 @@ fn mode_name(m: PgSslMode) -> &'static str {
 fn explain(o: &PgConnectOptions, mode: PgSslMode, e: &sqlx::Error) -> Error {
     let target = target_of(o);
     let reason = crate::redact::text(&e.to_string());
-    let what = match e {
-        sqlx::Error::Tls(inner) => {
-            let detail = inner.to_string();
-            if detail.contains("certificate") || detail.contains("Certificate") {
-                format!("TLS certificate verification failed (the server's certificate is not trusted for sslmode={}: check sslrootcert / PGSSLROOTCERT): {reason}", mode_name(mode))
-            } else {
-                format!("TLS failed (sslmode={}): {reason}", mode_name(mode))
-            }
-        }
-        _ => format!("sslmode={}: {reason}", mode_name(mode)),
+    // rustls reports a bad certificate through an I/O error ("invalid peer
+    // certificate: UnknownIssuer"), sqlx's own checks as a TLS error.
+    let what = if reason.contains("invalid peer certificate")
+        || (matches!(e, sqlx::Error::Tls(_)) && reason.to_lowercase().contains("certificate"))
+    {
+        format!(
+            "TLS certificate verification failed (sslmode={}: the server's certificate \
+             is not trusted by sslrootcert / PGSSLROOTCERT, or does not name the host): {reason}",
+            mode_name(mode)
+        )
+    } else if matches!(e, sqlx::Error::Tls(_)) {
+        format!("TLS failed (sslmode={}): {reason}", mode_name(mode))
+    } else {
+        format!("sslmode={}: {reason}", mode_name(mode))
     };
     Error::Connect(format!(
         "cannot connect to {} as {}: {what}",
