@@ -6,10 +6,16 @@ use molingest::db::sink::BatchLimits;
 use std::path::PathBuf;
 
 pub const EXAMPLES: &str = "\
-Database:
-  --database-url or DATABASE_URL (a .env file in the current directory is read).
-  Without either, molingest runs its own private PostgreSQL cluster in --data-dir
-  (Unix socket only), using the server binaries installed on this machine.
+Database (in this order):
+  --database-url or DATABASE_URL; else --data-dir (the embedded database); else the
+  libpq variables when any of PGHOST, PGHOSTADDR, PGPORT, PGUSER, PGDATABASE, PGPASSWORD
+  is set (with PGPASSFILE/~/.pgpass, PGSSLMODE, PGSSLROOTCERT, as psql reads them);
+  else molingest runs its own private PostgreSQL cluster in --data-dir (Unix socket,
+  owner only), using the server binaries installed on this machine.
+  TLS: sslmode= (URL) or PGSSLMODE: disable, allow, prefer (default), require,
+  verify-ca, verify-full; sslrootcert= or PGSSLROOTCERT names the CA.
+  ./.env may set DATABASE_URL and the PG* variables only (never a parent's .env,
+  never over the environment). Passwords and signatures are never printed or stored.
 
 Object stores:
   s3://, gs://, az://, http(s):// and file:// URLs, configured by the usual environment:
@@ -31,7 +37,8 @@ Examples:
     after_help = format!("{EXAMPLES}\n\n{}", molingest::exit::Exit::help())
 )]
 pub struct Cli {
-    /// PostgreSQL URL, e.g. postgres://user@host:5432/db
+    /// PostgreSQL URL, e.g. postgres://user@host:5432/db?sslmode=verify-full
+    /// (without it: the PG* variables if set, else the embedded database)
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Data directory of the embedded PostgreSQL (used when no database URL is given).

@@ -45,19 +45,21 @@ pub struct Original {
 }
 
 impl Reject {
+    /// A whole file. Its location and the reason are redacted (a URL's
+    /// password or signature never reaches a report).
     pub fn file(path: impl Into<String>, reason: impl Into<String>) -> Self {
         Reject {
-            path: path.into(),
+            path: crate::redact::text(&path.into()),
             record: None,
             line: None,
-            reason: reason.into(),
+            reason: crate::redact::text(&reason.into()),
             original: None,
         }
     }
 
     pub fn record(path: impl Into<String>, record: u64, e: &ParseError) -> Self {
         Reject {
-            path: path.into(),
+            path: crate::redact::text(&path.into()),
             record: Some(record),
             line: Some(e.line),
             reason: e.reason.clone(),
@@ -75,6 +77,10 @@ pub enum Error {
     OrganizationExists(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A connection could not be made: where, in which sslmode, and why
+    /// (never with a password).
+    #[error("{0}")]
+    Connect(String),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{path}: {source}")]
@@ -93,6 +99,9 @@ pub enum Error {
     /// (a dangerous command without its confirmation): exit 2.
     #[error("{0}")]
     Usage(String),
+    /// The server answered, but has no database of that name.
+    #[error("{0}")]
+    NoSuchDatabase(String),
     /// Whoever read our output went away (`| head`): stop, successfully.
     #[error("output closed")]
     OutputClosed,

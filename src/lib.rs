@@ -7,7 +7,8 @@
 //! stages concurrently into a sink, which is [`db`] (load) or [`scan`]
 //! (JSONL, no database). [`workflow`] holds the commands (`load`, `scan`,
 //! administration) as functions from a request to a report; [`exit`] is the
-//! one exit-code table.
+//! one exit-code table; [`redact`] hides the secrets of every location and
+//! error text molingest writes.
 
 pub mod chem;
 pub mod db;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod exit;
 pub mod formats;
 pub mod pipeline;
+pub mod redact;
 pub mod scan;
 pub mod source;
 pub mod workflow;

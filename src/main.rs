@@ -10,6 +10,7 @@ use molingest::db::sink::{BatchLimits, SinkOptions};
 use molingest::exit::Exit;
 use molingest::pipeline::shard::Shard;
 use molingest::pipeline::{Cancel, ErrorBudget};
+use molingest::redact;
 use molingest::workflow::admin::Database;
 use molingest::workflow::{self, Display, LoadRequest, ScanRequest, Tuning};
 use std::io::{IsTerminal, Write};
@@ -18,7 +19,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    // `.env` holds configuration, not programs: only DATABASE_URL and the
+    // PG* connection variables, from the current directory, never overriding.
+    match molingest::db::connect::load_dotenv(std::path::Path::new(".")) {
+        Ok(ignored) if !ignored.is_empty() => eprintln!(
+            "molingest: .env: ignoring {} (only DATABASE_URL and PG* connection variables are read from .env)",
+            ignored.join(", ")
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("molingest: warning: {}", redact::text(&e.to_string())),
+    }
     let cli = Cli::parse();
     // With --json, even a failure before the run prints one JSON document.
     let json = matches!(cli.command, Command::Load { json: true, .. });
@@ -41,7 +51,7 @@ fn main() -> ExitCode {
 }
 
 /// An error and its causes, each said once (a cause whose text its parent
-/// already quotes is not repeated).
+/// already quotes is not repeated), with any secret in them hidden.
 fn error_chain(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -53,7 +63,7 @@ fn error_chain(e: &anyhow::Error) -> String {
             out.push_str(&text);
         }
     }
-    out
+    redact::text(&out)
 }
 
 /// A line on stdout; a closed stdout (`| head`) is not an error.
@@ -180,9 +190,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             } else {
                 let run = report.run_id.to_string();
                 eprint!("{}", report.summary.render("load", Some(&run)));
+                eprintln!("database: {}", report.database);
             }
             if let Some(e) = &report.error {
-                eprintln!("molingest: error: {e}");
+                eprintln!("molingest: error: {}", redact::text(e));
             }
             if report.signal.is_some() {
                 eprintln!(

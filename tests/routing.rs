@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::server::TestServer;
+use common::pg::Cluster;
 use common::*;
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
@@ -119,7 +119,12 @@ async fn an_organization_in_its_own_database_on_this_server(pool: PgPool) {
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn an_organization_on_a_second_server(pool: PgPool) {
-    let second = TestServer::start();
+    let second = Cluster::start(
+        "local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        &[],
+        |_| {},
+    );
+    let url2 = |db: &str| format!("postgres://postgres@127.0.0.1:{}/{db}", second.port);
     let control = url_of(&pool);
     let location = format!("postgres://127.0.0.1:{}/bigco", second.port);
     let out = run(&control, &["org", "add", "BigCo", "--database", &location]).await;
@@ -132,9 +137,7 @@ async fn an_organization_on_a_second_server(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let mut c2 = PgConnection::connect(&second.url("postgres"))
-        .await
-        .unwrap();
+    let mut c2 = PgConnection::connect(&url2("postgres")).await.unwrap();
     sqlx::query(&format!("CREATE ROLE {login} LOGIN"))
         .execute(&mut c2)
         .await
@@ -154,10 +157,10 @@ async fn an_organization_on_a_second_server(pool: PgPool) {
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(molecules_in(&second.url("bigco"), org).await, 2);
+    assert_eq!(molecules_in(&url2("bigco"), org).await, 2);
     assert_eq!(molecules_in(&control, org).await, 0);
     // The run record is where the data is.
-    let mut c2 = PgConnection::connect(&second.url("bigco")).await.unwrap();
+    let mut c2 = PgConnection::connect(&url2("bigco")).await.unwrap();
     let mut tx = molingest::db::tenant(&mut c2, org).await.unwrap();
     let runs: i64 =
         sqlx::query_scalar("SELECT count(*) FROM pipeline_executions WHERE status = 'completed'")

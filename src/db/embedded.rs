@@ -6,6 +6,16 @@
 //! `initdb` and `postgres` refuse to run as root. When molingest runs as
 //! root, the cluster belongs to an unprivileged system user (`postgres` by
 //! default, `MOLINGEST_PG_USER` to choose) and the server commands run as it.
+//!
+//! Only its owner gets in, whatever the server is started with: before
+//! every start molingest writes `pg_hba.conf` with a single line,
+//! `local all postgres peer map=molingest` (no `host` line, so TCP is
+//! refused even if someone adds `listen_addresses`), and `pg_ident.conf`
+//! mapping exactly two operating-system users to the database user
+//! `postgres`: the one molingest runs as (root, or you) and the cluster's
+//! owner. Peer authentication asks the kernel who is on the other end of
+//! the socket, so there is no password to store or leak; any other local
+//! user, or any other database user, is refused.
 
 use crate::error::{Error, Result};
 use std::ffi::CString;
@@ -70,7 +80,18 @@ impl Embedded {
                 self.data_dir.display()
             );
         }
-        if !self.is_running() {
+        if self.is_running() {
+            // A cluster made by an older molingest may still trust everyone.
+            if self.write_access_rules()? {
+                self.run(
+                    self.bin("pg_ctl")
+                        .arg("-D")
+                        .arg(&self.data_dir)
+                        .arg("reload"),
+                )
+                .and_then(|out| check("pg_ctl reload", &out))?;
+            }
+        } else {
             self.start()?;
             eprintln!(
                 "molingest: started the embedded PostgreSQL (Unix socket in {}; `molingest db stop` stops it)",
@@ -116,7 +137,9 @@ impl Embedded {
         let out = self.run(self.bin("initdb").arg("-D").arg(&self.data_dir).args([
             "-U",
             SUPERUSER,
-            "--auth=trust",
+            // Never trust, not even until pg_hba.conf is rewritten below.
+            "--auth-local=peer",
+            "--auth-host=reject",
             "-E",
             "UTF8",
             "--no-instructions",
@@ -124,7 +147,43 @@ impl Embedded {
         check("initdb", &out)
     }
 
+    /// Only the owner, over the socket: see the module documentation.
+    /// Returns whether the files changed.
+    fn write_access_rules(&self) -> Result<bool> {
+        let me = current_user_name()
+            .ok_or_else(|| Error::Embedded("cannot tell which user molingest runs as".into()))?;
+        let owner = match &self.run_as {
+            Some((_, _, user)) => user.clone(),
+            None => me.clone(),
+        };
+        let hba = format!(
+            "# Written by molingest: only the owner, over the Unix socket (peer).\n\
+             local all {SUPERUSER} peer map=molingest\n"
+        );
+        let mut ident = String::from("# Written by molingest: OS user -> database user.\n");
+        for os_user in [&me, &owner] {
+            let line = format!("molingest {os_user} {SUPERUSER}\n");
+            if !ident.contains(&line) {
+                ident.push_str(&line);
+            }
+        }
+        let mut changed = false;
+        for (name, text) in [("pg_hba.conf", hba), ("pg_ident.conf", ident)] {
+            let path = self.data_dir.join(name);
+            if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+                continue;
+            }
+            write_private(&path, &text)?;
+            if let Some((uid, gid, _)) = &self.run_as {
+                chown(&path, *uid, *gid)?;
+            }
+            changed = true;
+        }
+        Ok(changed)
+    }
+
     fn start(&self) -> Result<()> {
+        let _ = self.write_access_rules()?;
         let opts = format!("-c listen_addresses='' -k {}", self.data_dir.display());
         let out = self.run(
             self.bin("pg_ctl")
@@ -251,6 +310,37 @@ pub fn find_bin_dir() -> Result<PathBuf> {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// The name of the user this process runs as (effective uid).
+fn current_user_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer to static storage or null; the name
+    // is copied out before any other call.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// Write a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
 fn lookup_user(name: &str) -> Option<(u32, u32)> {

@@ -1,10 +1,12 @@
-//! Everything that talks to PostgreSQL. SQL lives here and in `migrations/`.
+//! Everything that talks to PostgreSQL. SQL lives here and in `migrations/`;
+//! how connections are made (URL, `PG*` variables, TLS) is [`connect`].
 //!
 //! Tenant data is only ever read and written inside [`tenant`]
 //! transactions: they run as the organization's own role, so row-level
 //! security (forced, keyed on the role) holds on the load path as it does
 //! for any other client. See README § Security for the model.
 
+pub mod connect;
 mod copy_text;
 pub mod docking;
 pub mod embedded;
@@ -19,6 +21,7 @@ pub mod runs;
 pub mod sink;
 pub mod verify;
 
+pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
 pub use runs::{
     begin_run, close_stale_runs, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus,
@@ -26,9 +29,8 @@ pub use runs::{
 
 use crate::error::Result;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
-use std::str::FromStr;
 use uuid::Uuid;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -36,22 +38,6 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// The group role every organization role belongs to: it holds the table
 /// privileges (created by the migrations). Membership alone sees no rows.
 pub const TENANT_ROLE: &str = "molingest_app";
-
-pub async fn connect(url: &str) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)?.application_name("molingest");
-    Ok(PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await?)
-}
-
-/// One connection of its own (writers, the run's lock), named for
-/// pg_stat_activity.
-pub async fn connection(url: &str, name: &str) -> Result<sqlx::PgConnection> {
-    use sqlx::Connection;
-    let options = PgConnectOptions::from_str(url)?.application_name(name);
-    Ok(sqlx::PgConnection::connect_with(&options).await?)
-}
 
 pub async fn migrate_up(pool: &PgPool) -> Result<()> {
     MIGRATOR.run(pool).await?;

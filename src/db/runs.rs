@@ -4,6 +4,7 @@
 use super::{connection, tenant};
 use crate::error::{Reject, Result};
 use crate::pipeline::stats::Summary;
+use crate::redact;
 use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
@@ -107,6 +108,9 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
         RunStatus::Failed => "failed",
         RunStatus::Cancelled => "cancelled",
     };
+    // Nothing secret is stored: rejects are redacted when made, the rest here.
+    let notices: Vec<String> = notices.iter().map(|n| redact::text(n)).collect();
+    let error = error.map(redact::text);
     let mut stats = serde_json::to_value(summary).unwrap_or_default();
     stats["notices"] = serde_json::json!(notices);
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
@@ -133,7 +137,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     .bind(summary.bytes_read as i64)
     .bind(&rejects)
     .bind(&stats)
-    .bind(error)
+    .bind(error.as_deref())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

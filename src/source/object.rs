@@ -13,6 +13,7 @@
 use super::{FileJob, Found, Origin};
 use crate::error::{Error, Reject};
 use crate::formats::Format;
+use crate::redact;
 use futures_util::StreamExt;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt as _};
@@ -43,8 +44,9 @@ impl std::fmt::Debug for Bucket {
 
 impl Bucket {
     pub fn open(arg: &str, rt: &tokio::runtime::Handle) -> Result<Bucket, Error> {
+        let shown = redact::url(arg);
         let url =
-            url::Url::parse(arg).map_err(|e| Error::Input(format!("{arg}: not a URL: {e}")))?;
+            url::Url::parse(arg).map_err(|e| Error::Input(format!("{shown}: not a URL: {e}")))?;
         let mut options: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| {
                 ["AWS_", "GOOGLE_", "AZURE_", "OBJECT_STORE_"]
@@ -58,7 +60,7 @@ impl Bucket {
             options.push(("allow_http".into(), "true".into()));
         }
         let (store, prefix) = object_store::parse_url_opts(&url, options)
-            .map_err(|e| Error::Input(format!("{arg}: {e}")))?;
+            .map_err(|e| Error::Input(redact::text(&format!("{shown}: {e}"))))?;
         // Scheme, host and port: never the credentials a URL may carry.
         let base = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{}://{h}:{p}", url.scheme()),
@@ -78,8 +80,10 @@ impl Bucket {
         self.uri_of(&self.prefix)
     }
 
+    /// The location of an object as reports and `molecule_files.source_uri`
+    /// show it: never a credential.
     fn uri_of(&self, p: &Path) -> String {
-        format!("{}/{}", self.base, p.as_ref())
+        redact::url(&format!("{}/{}", self.base, p.as_ref()))
     }
 
     /// List every object under the prefix (or the one object it names).

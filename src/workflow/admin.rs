@@ -2,17 +2,31 @@
 //! (starting the embedded one when none is named).
 
 use super::runtime;
-use crate::db::{self, embedded::Embedded, routing, OrgRow};
+use crate::db::{self, connect, embedded::Embedded, routing, OrgRow};
 use crate::error::{Error, Result};
 use sqlx::PgPool;
 use std::path::PathBuf;
 use uuid::Uuid;
 
-/// Where the database is: a URL, or the embedded server's data directory.
+/// Where the database is: a URL, the `PG*` environment, or the embedded
+/// server's data directory.
 #[derive(Debug, Clone, Default)]
 pub struct Database {
     pub url: Option<String>,
     pub data_dir: Option<PathBuf>,
+}
+
+/// Which database [`Database::choose`] picked, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// `--database-url` / `DATABASE_URL`.
+    Url(String),
+    /// No URL, but `PGHOST`, `PGDATABASE`, … are set: libpq's way.
+    Environment,
+    /// `--data-dir` / `MOLINGEST_DATA_DIR` named the embedded cluster.
+    EmbeddedAsked,
+    /// Nothing named a database: the embedded default.
+    EmbeddedDefault,
 }
 
 impl Database {
@@ -24,11 +38,33 @@ impl Database {
         Embedded::new(&dir)
     }
 
+    /// The order: a URL; else an explicit `--data-dir`; else the `PG*`
+    /// variables when any of them names a server; else the embedded default.
+    pub fn choose(&self) -> Choice {
+        match (&self.url, &self.data_dir) {
+            (Some(url), _) if !url.is_empty() => Choice::Url(url.clone()),
+            (_, Some(_)) => Choice::EmbeddedAsked,
+            _ if connect::environment_names_a_server() => Choice::Environment,
+            _ => Choice::EmbeddedDefault,
+        }
+    }
+
     /// The URL to connect to, starting the embedded server (and keeping its
-    /// schema current, since it is ours) when no URL was given.
+    /// schema current, since it is ours) when no other database was named.
+    /// [`connect::FROM_ENVIRONMENT`] means "the `PG*` variables".
     pub fn resolve(&self, migrate_embedded: bool) -> Result<String> {
-        if let Some(url) = &self.url {
-            return Ok(url.clone());
+        match self.choose() {
+            Choice::Url(url) => return Ok(url),
+            Choice::Environment => return Ok(connect::FROM_ENVIRONMENT.to_owned()),
+            Choice::EmbeddedAsked => {
+                if connect::environment_names_a_server() {
+                    eprintln!(
+                        "molingest: --data-dir names the embedded database; the PG* variables \
+                         are not used (unset --data-dir / MOLINGEST_DATA_DIR to use them)"
+                    );
+                }
+            }
+            Choice::EmbeddedDefault => {}
         }
         let url = self.embedded()?.ensure_running()?;
         if migrate_embedded {
@@ -156,7 +192,7 @@ pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
 /// Connect to a database, creating it first if the server lacks it.
 async fn connect_creating(url: &str) -> Result<PgPool> {
     match db::connect(url).await {
-        Err(Error::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
+        Err(Error::NoSuchDatabase(_)) => {
             let mut server =
                 url::Url::parse(url).map_err(|e| Error::Input(format!("database URL: {e}")))?;
             let name = server.path().trim_start_matches('/').to_owned();

@@ -304,7 +304,7 @@ async fn drop_db(url: &str) -> Result<()> {
         url::Url::parse(url).map_err(|e| Error::Input(format!("database URL: {e}")))?;
     let name = server.path().trim_start_matches('/').replace('"', "\"\"");
     server.set_path("/postgres");
-    let mut conn = sqlx::PgConnection::connect(server.as_str()).await?;
+    let mut conn = crate::db::connection(server.as_str(), "molingest").await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut conn)
         .await?;

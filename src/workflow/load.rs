@@ -66,6 +66,8 @@ pub struct LoadReport {
     /// Per file read: records + rejected, and how it ended. A file cut short
     /// (a signal, the error budget) is not here: the next run reads it.
     pub files: Vec<FileDone>,
+    /// Which database was loaded: host (or socket directory), port, name.
+    pub database: db::Target,
 }
 
 impl LoadReport {
@@ -99,6 +101,7 @@ impl LoadReport {
         v["organization"] = self.organization.clone().into();
         v["status"] = self.status().into();
         v["files"] = serde_json::to_value(&self.files).unwrap_or_default();
+        v["database"] = serde_json::to_value(&self.database).unwrap_or_default();
         if let Some(e) = &self.error {
             v["error"] = e.clone().into();
         }
@@ -125,6 +128,8 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     if let Some(shard) = req.shard {
         source.push_str(&format!(" [shard {shard}]"));
     }
+    // No secret of a URL ever reaches the run record (or the lock key).
+    let source = crate::redact::text(&source);
     // The organization, and the database its data lives in.
     let located = rt.block_on(super::admin::locate(
         url,
@@ -133,6 +138,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     ))?;
     let (org, org_name, pool) = (located.org.id, located.org.name, located.pool);
     let url = located.url.as_str();
+    let database = db::connect::target(url)?;
     let lock = rt.block_on(take_lock(url, org, &org_name, &source))?;
     // Runs of this source still `running` died without closing: close them.
     let stale = rt.block_on(db::close_stale_runs(&pool, org, &source))?;
@@ -184,7 +190,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let cancelled = options.cancel.reason();
     let budget_exceeded = cancelled == Some(Cancel::ERROR_BUDGET);
     let error = match (&result, cancelled) {
-        (Err(e), _) => Some(e.to_string()),
+        (Err(e), _) => Some(crate::redact::text(&e.to_string())),
         (Ok(()), Some(Cancel::ERROR_BUDGET)) => Some(req.budget.describe(&stats)),
         (Ok(()), Some(Cancel::LOCK_LOST)) => Some(
             "lost the run's advisory lock (its connection ended): stopped so that no other \
@@ -249,6 +255,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         signal,
         budget_exceeded,
         files,
+        database,
     })
 }
 

@@ -6,7 +6,7 @@
 //! dropped afterwards.
 #![allow(dead_code)]
 
-pub mod server;
+pub mod pg;
 
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -40,15 +40,35 @@ pub fn url_of(pool: &PgPool) -> String {
     format!("{prefix}/{db}{query}")
 }
 
+/// The variables that choose a database: removed from every run of the
+/// binary, so that only what a test sets counts.
+pub const DATABASE_VARS: &[&str] = &[
+    "DATABASE_URL",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+];
+
 /// Run the molingest binary with these arguments against `url`.
 pub fn molingest(url: Option<&str>, args: &[&str]) -> Output {
+    let env: Vec<(&str, &str)> = url.map(|u| ("DATABASE_URL", u)).into_iter().collect();
+    molingest_in(&root(), &env, args)
+}
+
+/// Run the molingest binary in `dir` with exactly these database variables.
+pub fn molingest_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_molingest"));
-    cmd.args(args)
-        .current_dir(root())
-        .env_remove("DATABASE_URL");
-    if let Some(url) = url {
-        cmd.env("DATABASE_URL", url);
+    cmd.args(args).current_dir(dir);
+    for v in DATABASE_VARS {
+        cmd.env_remove(v);
     }
+    cmd.envs(env.iter().copied());
     cmd.output().expect("molingest runs")
 }
 
