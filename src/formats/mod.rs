@@ -31,10 +31,15 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name promises, ignoring a trailing `.gz`.
+    /// The format a file name promises, ignoring a trailing compression
+    /// suffix (`.gz`, `.bz2`, `.zst`; the content's magic bytes decide how it
+    /// is decoded).
     pub fn from_name(name: &str) -> Option<Format> {
         let lower = name.to_ascii_lowercase();
-        let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let stem = [".gz", ".bz2", ".zst", ".zstd"]
+            .iter()
+            .find_map(|z| lower.strip_suffix(z))
+            .unwrap_or(&lower);
         let ext = stem.rsplit_once('.').map(|(_, e)| e)?;
         Some(match ext {
             "sdf" | "sd" | "mol" => Format::Sdf,
@@ -273,6 +278,10 @@ mod tests {
     fn names_and_content() {
         assert_eq!(Format::from_name("a/b/x.SDF.gz"), Some(Format::Sdf));
         assert_eq!(Format::from_name("x.pdbqt"), Some(Format::Pdbqt));
+        assert_eq!(Format::from_name("x.sdf.bz2"), Some(Format::Sdf));
+        assert_eq!(Format::from_name("x.SMI.zst"), Some(Format::Smiles));
+        assert_eq!(Format::from_name("x.mol2.zstd"), Some(Format::Mol2));
+        assert_eq!(Format::from_name("x.bz2"), None);
         assert_eq!(Format::from_name("x.smi"), Some(Format::Smiles));
         assert_eq!(Format::from_name("README.md"), None);
         assert_eq!(

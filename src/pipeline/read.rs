@@ -4,7 +4,7 @@
 
 use super::stats::{RejectLog, Stats};
 use super::{FileInfo, Needs, Options, ToParse};
-use crate::decode;
+use crate::decode::{self, Compression};
 use crate::error::Reject;
 use crate::formats::split::Splitter;
 #[cfg(feature = "chemfiles")]
@@ -108,7 +108,7 @@ fn read_file(
     let file = Arc::new(FileInfo {
         job,
         hash,
-        gzip: decoded.gzip,
+        compression: decoded.compression,
         format,
     });
     if tx.send(ToParse::Begin(file.clone())).is_err() {
@@ -120,23 +120,25 @@ fn read_file(
     }
     // A file an earlier run left part-committed: go on after its last
     // committed record. A plain local file is read from that byte on; any
-    // other (gzip cannot seek) is read from its start, but the committed
-    // records are not parsed again.
+    // other (compressed streams cannot seek) is read from its start, but
+    // the committed records are not parsed again.
     let progress = file.hash.and_then(|h| known.progress(&h));
     let mut skip_below = 0;
     let mut splitter = match progress {
-        Some(p) if !file.gzip && p.resumable(format) => match seek_local(&file.job, p.offset) {
-            Some(reader) => {
-                Stats::add(&stats.bytes_skipped, p.offset);
-                Stats::add(&stats.records_resumed, p.records);
-                drop(decoded);
-                Splitter::new(reader, format.rules()).resume_at(p.offset, p.records, p.line)
+        Some(p) if file.compression == Compression::None && p.resumable(format) => {
+            match seek_local(&file.job, p.offset + decoded.skipped) {
+                Some(reader) => {
+                    Stats::add(&stats.bytes_skipped, p.offset);
+                    Stats::add(&stats.records_resumed, p.records);
+                    drop(decoded);
+                    Splitter::new(reader, format.rules()).resume_at(p.offset, p.records, p.line)
+                }
+                None => {
+                    skip_below = p.records;
+                    Splitter::new(decoded.reader, format.rules())
+                }
             }
-            None => {
-                skip_below = p.records;
-                Splitter::new(decoded.reader, format.rules())
-            }
-        },
+        }
         Some(p) => {
             skip_below = p.records;
             Splitter::new(decoded.reader, format.rules())
@@ -191,7 +193,9 @@ fn seek_local(job: &FileJob, offset: u64) -> Option<Box<dyn std::io::BufRead + S
     };
     let mut f = std::fs::File::open(path).ok()?;
     f.seek(SeekFrom::Start(offset)).ok()?;
-    Some(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+    Some(decode::line_ends(Box::new(
+        std::io::BufReader::with_capacity(1 << 20, f),
+    )))
 }
 
 /// Formats chemfiles reads: the whole file at once (its limit), turned into
@@ -255,7 +259,9 @@ fn read_with_chemfiles(
 
 fn is_csv(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    [".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.zstd"]
+        .iter()
+        .any(|e| lower.ends_with(e))
 }
 
 fn csv_with_smiles_header(head: &[u8]) -> bool {
