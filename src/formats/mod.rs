@@ -132,7 +132,7 @@ pub fn parse_all(format: Format, data: &[u8]) -> Vec<Result<Option<Parsed>, Pars
         for span in &chunk.spans {
             out.push(match &span.error {
                 Some(e) => Err(ParseError::new(span.line, e.clone())),
-                None => format.parse(chunk.record(span), span.line),
+                None => format.parse(chunk.record(span), span.text_line),
             });
         }
     }

@@ -104,7 +104,7 @@ pub fn process(
     }
     let bytes = chunk.record(span);
     let format = file.format;
-    let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.line));
+    let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.text_line));
     let parsed = match parsed {
         Ok(Ok(Some(p))) => p,
         Ok(Ok(None)) => return Outcome::Skipped,

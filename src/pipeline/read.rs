@@ -238,6 +238,7 @@ fn read_with_chemfiles(
                         end: chunk.data.len(),
                         index: index as u64,
                         line: 1,
+                        text_line: 1,
                         error,
                         // Frames are not resumable: the whole file is read.
                         end_offset: 0,
