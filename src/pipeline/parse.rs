@@ -7,6 +7,7 @@ use super::{Cancel, Encoder, Event, FileEnd, FileInfo, Options, Outcome, Record,
 use crate::chem;
 use crate::error::{Original, ParseError, Reject};
 use crate::formats::split::{Chunk, Span};
+use crate::formats::Format;
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -118,6 +119,13 @@ pub fn process(
     };
     if parsed.mol.atoms.is_empty() {
         return reject(ParseError::new(span.line, "record has no atoms"));
+    }
+    // RDKit refuses impossible valences where it reads these formats (its
+    // PDB reader takes CONECT bonds as written; PDBQT it does not read).
+    if matches!(format, Format::Sdf | Format::Smiles | Format::Mol2) {
+        if let Err(why) = chem::valence::check(&parsed.mol) {
+            return reject(ParseError::new(span.line, why));
+        }
     }
     let props = chem::properties(&parsed.mol);
     let mut record = Record {
