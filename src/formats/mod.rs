@@ -78,6 +78,26 @@ impl Format {
         Some(if pdbqt { Format::Pdbqt } else { Format::Pdb })
     }
 
+    /// Whether a head with no format signature holds SMILES lines: every
+    /// whole non-blank, non-comment line among the first 20 starts with a
+    /// SMILES the reader takes (the header `SMILES` aside), and one does.
+    pub fn is_smiles(head: &[u8]) -> bool {
+        // The last line may be cut where the head ends: only whole lines.
+        let whole = match memchr::memrchr(b'\n', head) {
+            Some(i) => &head[..i],
+            None => head,
+        };
+        let mut found = false;
+        for line in whole.split(|&b| b == b'\n').take(20) {
+            match smiles::parse(line, 1) {
+                Ok(Some(_)) => found = true,
+                Ok(None) => {}
+                Err(_) => return false,
+            }
+        }
+        found
+    }
+
     /// The `molecule_format` enum value in the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -299,6 +319,12 @@ mod tests {
             b"ATOM      1  C   LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 A \n";
         assert_eq!(Format::sniff(qt), Some(Format::Pdbqt));
         assert_eq!(Format::sniff(b"CCO ethanol\n"), None);
+        assert!(Format::is_smiles(
+            b"SMILES name\nCCO ethanol\nc1ccccc1 benzene\n"
+        ));
+        assert!(!Format::is_smiles(b"\n  \n"));
+        assert!(!Format::is_smiles(b"@<TRIPOS>SUBSTRUCTURE\n1 LIG 1\n"));
+        assert!(!Format::is_smiles(b"hello world\n"));
     }
 
     #[test]

@@ -186,6 +186,11 @@ impl<R: BufRead> Splitter<R> {
         self.line_no
     }
 
+    /// Records cut so far (counting those before a resume point).
+    pub fn records_seen(&self) -> u64 {
+        self.next_index
+    }
+
     fn ready(&self) -> bool {
         self.pending.spans.len() >= self.target_records
             || self.pending.data.len() >= self.target_bytes && !self.pending.spans.is_empty()

@@ -99,6 +99,15 @@ fn read_file(
             found
         }
         Some(found) => found,
+        // Named as a format with a signature it lacks, but SMILES lines.
+        None if matches!(job.format, Format::Mol2 | Format::Sdf) && Format::is_smiles(&head) => {
+            rejects.notice(format!(
+                "{}: named as {} but holds SMILES lines; read as smiles",
+                job.display,
+                job.format.as_str()
+            ));
+            Format::Smiles
+        }
         None => job.format,
     };
     if format == Format::Smiles && is_csv(&job.display) && !csv_with_smiles_header(&head) {
@@ -169,7 +178,18 @@ fn read_file(
                 }
                 busy = Instant::now();
             }
-            Ok(None) => break,
+            Ok(None) => {
+                // No silent zero: a file without a single record is named.
+                if splitter.records_seen() == 0 {
+                    let reason = no_records(format);
+                    rejects.add(
+                        stats,
+                        Reject::file(file.job.display.clone(), reason.clone()),
+                    );
+                    error = Some(reason);
+                }
+                break;
+            }
             Err(e) => {
                 let reason = format!("stream broken after line {}: {e}", splitter.lines_read());
                 rejects.add(
@@ -183,6 +203,18 @@ fn read_file(
     }
     Stats::add_time(&stats.busy_read_ns, busy.elapsed());
     tx.send(ToParse::End(file, error)).is_ok()
+}
+
+/// Why a file that holds no record of its format is refused.
+fn no_records(format: Format) -> String {
+    let what = match format {
+        Format::Sdf => "no SDF record (only blank lines or $$$$)",
+        Format::Mol2 => "no @<TRIPOS>MOLECULE section: no MOL2 record",
+        Format::Pdb | Format::Pdbqt => "no ATOM or HETATM record",
+        Format::Smiles => "no SMILES line (only blank lines)",
+        Format::Other(_) => "no record",
+    };
+    format!("no records: {what}")
 }
 
 /// A local file opened at `offset` (for resuming), counted like any read.
