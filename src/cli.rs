@@ -33,7 +33,7 @@ Examples:
 #[command(
     name = "molingest",
     version,
-    about = "Bulk-load molecular structure files (SDF, MOL2, PDB, PDBQT, SMILES; plain or gzip) from\ndirectories or object stores into a multi-tenant PostgreSQL schema.",
+    about = "Bulk-load molecular structure files (SDF, MOL2, PDB, PDBQT, SMILES; plain, gzip, bzip2 or zstd) from\ndirectories or object stores into a multi-tenant PostgreSQL schema.",
     after_help = format!("{EXAMPLES}\n\n{}", molingest::exit::Exit::help())
 )]
 pub struct Cli {

@@ -35,6 +35,9 @@ pub struct Reject {
     /// The record's own text, to write it back out (`--rejects-dir`).
     #[serde(skip)]
     pub original: Option<Original>,
+    /// Not read on purpose (a FIFO, socket or device), rather than refused.
+    #[serde(skip)]
+    pub skipped: bool,
 }
 
 /// A rejected record's text as it was in its file, and the file's format.
@@ -54,6 +57,15 @@ impl Reject {
             line: None,
             reason: crate::redact::text(&reason.into()),
             original: None,
+            skipped: false,
+        }
+    }
+
+    /// A file left unread on purpose, with why (`status: skipped`).
+    pub fn skipped(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Reject {
+            skipped: true,
+            ..Reject::file(path, reason)
         }
     }
 
@@ -64,6 +76,7 @@ impl Reject {
             line: Some(e.line),
             reason: e.reason.clone(),
             original: None,
+            skipped: false,
         }
     }
 }

@@ -39,9 +39,9 @@ pub struct RecordLine<'a> {
     pub charge: Option<i32>,
     /// blake3 of the normalised record text (hex): record-level dedup key.
     pub hash: Option<String>,
-    /// `ok` or `rejected`.
+    /// `ok`, `rejected`, or `skipped` (a whole file left unread on purpose).
     pub status: &'static str,
-    /// Why it was rejected.
+    /// Why it was rejected or skipped.
     pub error: Option<&'a str>,
 }
 
@@ -65,7 +65,7 @@ impl<'a> RecordLine<'a> {
             mw: None,
             charge: None,
             hash: None,
-            status: "rejected",
+            status: if r.skipped { "skipped" } else { "rejected" },
             error: Some(&r.reason),
         }
     }

@@ -3,6 +3,7 @@
 //! nothing here knows about file formats.
 
 pub mod elements;
+pub mod valence;
 
 use std::fmt::Write;
 
@@ -246,31 +247,11 @@ pub struct Properties {
     pub bond_count: u32,
 }
 
-/// Implicit hydrogens by the MDL valence model: the lowest allowed valence of
-/// the element, shifted by the charge (N+ is like C, O- like F, B- like C),
-/// that holds the explicit bonds.
+/// Implicit hydrogens by the MDL valence model, as RDKit applies it (see
+/// [`valence`]: a charged atom takes the valences of its isoelectronic
+/// element, an aromatic one only its first).
 pub fn mdl_implicit_h(a: &Atom) -> u32 {
-    let Some(valences) = elements::valences(a.z) else {
-        return 0;
-    };
-    let mut chg = i32::from(a.charge);
-    if elements::is_early(a.z) {
-        chg = -chg;
-    }
-    // C+ and C- both hold three bonds.
-    if a.z == elements::C && chg > 0 {
-        chg = -chg;
-    }
-    let explicit = (i32::from(a.bond_order_x2) + 1) / 2
-        + i32::from(a.radical_electrons)
-        + i32::from(a.attached_h);
-    for &v in valences {
-        let v = i32::from(v) + chg;
-        if v >= explicit {
-            return (v - explicit) as u32;
-        }
-    }
-    0
+    valence::mdl_implicit_h(a)
 }
 
 /// Implicit hydrogens of an organic-subset SMILES atom (OpenSMILES 3.2.2):

@@ -29,7 +29,7 @@ pub async fn register_files(
             etag.push(f.job.etag.clone());
             uri.push(f.job.uri.clone());
             format.push(f.format.db_value());
-            compression.push(f.gzip.then_some("gzip"));
+            compression.push(f.compression.name());
             size.push(f.job.size as i64);
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));
             hash.push(f.hash.unwrap_or_default().to_vec());

@@ -31,10 +31,15 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name promises, ignoring a trailing `.gz`.
+    /// The format a file name promises, ignoring a trailing compression
+    /// suffix (`.gz`, `.bz2`, `.zst`; the content's magic bytes decide how it
+    /// is decoded).
     pub fn from_name(name: &str) -> Option<Format> {
         let lower = name.to_ascii_lowercase();
-        let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let stem = [".gz", ".bz2", ".zst", ".zstd"]
+            .iter()
+            .find_map(|z| lower.strip_suffix(z))
+            .unwrap_or(&lower);
         let ext = stem.rsplit_once('.').map(|(_, e)| e)?;
         Some(match ext {
             "sdf" | "sd" | "mol" => Format::Sdf,
@@ -71,6 +76,26 @@ impl Format {
             || has(b"\nROOT")
             || has(b"REMARK VINA");
         Some(if pdbqt { Format::Pdbqt } else { Format::Pdb })
+    }
+
+    /// Whether a head with no format signature holds SMILES lines: every
+    /// whole non-blank, non-comment line among the first 20 starts with a
+    /// SMILES the reader takes (the header `SMILES` aside), and one does.
+    pub fn is_smiles(head: &[u8]) -> bool {
+        // The last line may be cut where the head ends: only whole lines.
+        let whole = match memchr::memrchr(b'\n', head) {
+            Some(i) => &head[..i],
+            None => head,
+        };
+        let mut found = false;
+        for line in whole.split(|&b| b == b'\n').take(20) {
+            match smiles::parse(line, 1) {
+                Ok(Some(_)) => found = true,
+                Ok(None) => {}
+                Err(_) => return false,
+            }
+        }
+        found
     }
 
     /// The `molecule_format` enum value in the database.
@@ -127,7 +152,7 @@ pub fn parse_all(format: Format, data: &[u8]) -> Vec<Result<Option<Parsed>, Pars
         for span in &chunk.spans {
             out.push(match &span.error {
                 Some(e) => Err(ParseError::new(span.line, e.clone())),
-                None => format.parse(chunk.record(span), span.line),
+                None => format.parse(chunk.record(span), span.text_line),
             });
         }
     }
@@ -273,6 +298,10 @@ mod tests {
     fn names_and_content() {
         assert_eq!(Format::from_name("a/b/x.SDF.gz"), Some(Format::Sdf));
         assert_eq!(Format::from_name("x.pdbqt"), Some(Format::Pdbqt));
+        assert_eq!(Format::from_name("x.sdf.bz2"), Some(Format::Sdf));
+        assert_eq!(Format::from_name("x.SMI.zst"), Some(Format::Smiles));
+        assert_eq!(Format::from_name("x.mol2.zstd"), Some(Format::Mol2));
+        assert_eq!(Format::from_name("x.bz2"), None);
         assert_eq!(Format::from_name("x.smi"), Some(Format::Smiles));
         assert_eq!(Format::from_name("README.md"), None);
         assert_eq!(
@@ -290,6 +319,12 @@ mod tests {
             b"ATOM      1  C   LIG A   1      11.104   6.134  -6.504  1.00  0.00     0.123 A \n";
         assert_eq!(Format::sniff(qt), Some(Format::Pdbqt));
         assert_eq!(Format::sniff(b"CCO ethanol\n"), None);
+        assert!(Format::is_smiles(
+            b"SMILES name\nCCO ethanol\nc1ccccc1 benzene\n"
+        ));
+        assert!(!Format::is_smiles(b"\n  \n"));
+        assert!(!Format::is_smiles(b"@<TRIPOS>SUBSTRUCTURE\n1 LIG 1\n"));
+        assert!(!Format::is_smiles(b"hello world\n"));
     }
 
     #[test]

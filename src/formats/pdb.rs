@@ -1,10 +1,16 @@
 //! PDB and PDBQT readers: one molecule per MODEL (a file without MODEL lines
 //! is one), ATOM and HETATM records, atoms as written (no hydrogens added).
 //!
-//! - PDB: element from columns 77-78; without them, from the atom name
-//!   (columns 13-16) by the PDB column rule: a two-letter element starts in
+//! - PDB: element from columns 77-78 when they hold an element symbol (and
+//!   columns 79-80 a charge or blanks); otherwise — blank, or a legacy ID code
+//!   and line number in columns 73-80 (`9XYZ 105`) — from the atom name
+//!   (columns 13-16): a name written in mixed case (` Cl `, `Br1`) or equal
+//!   to its residue (ion residues: `CL`, `NA`, ` CA ` in `CA`) is that
+//!   element; else the PDB column rule: a two-letter element starts in
 //!   column 13, so ` CA ` is carbon and `CA  ` calcium. Formal charge from
 //!   columns 79-80. Only altlocs blank, `A` or `1` are kept.
+//!
+//! A tab in an ATOM/HETATM record rejects it: its columns cannot be known.
 //! - PDBQT: element from the AutoDock type (columns 78-79): `A`→C, `OA`→O,
 //!   `NA`/`NS`→N, `SA`→S, `HD`/`HS`→H, `CG0`-`CG9`→C; pseudo atoms `G0`-`G9`
 //!   (macrocycle glue) and `W` (hydrated docking) are not counted. ROOT,
@@ -59,6 +65,15 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
         }
         if !(line.starts_with(b"ATOM") || line.starts_with(b"HETATM")) {
             continue;
+        }
+        if let Some(at) = memchr::memchr(b'\t', line) {
+            return Err(ParseError::new(
+                no,
+                format!(
+                    "tab in a fixed-column atom record (column {}): its fields cannot be read",
+                    at + 1
+                ),
+            ));
         }
         if line.len() < 16 {
             return Err(ParseError::new(
@@ -185,35 +200,40 @@ fn as_written(z: elements::Z) -> Atom {
 }
 
 fn pdb_atom(line: &[u8]) -> Option<Atom> {
-    let element = text(line.get(76..78.min(line.len())).unwrap_or_default());
-    let element = element.trim();
-    let mut atom = if !element.is_empty() {
-        symbol_atom(element)?
-    } else {
-        from_atom_name(&line[12..16])?
+    let Some(mut atom) = element_columns(line) else {
+        return from_atom_name(&line[12..16], line.get(17..20).unwrap_or_default());
     };
     // Charge in columns 79-80: "1+", "2-" (or "+1").
     if let Some(c) = line.get(78..80.min(line.len())) {
-        let c = text(c);
-        let c = c.trim();
-        let (digits, sign): (String, i8) =
-            if let Some(d) = c.strip_suffix('+').or_else(|| c.strip_prefix('+')) {
-                (d.to_owned(), 1)
-            } else if let Some(d) = c.strip_suffix('-').or_else(|| c.strip_prefix('-')) {
-                (d.to_owned(), -1)
-            } else {
-                (String::new(), 0)
-            };
-        if sign != 0 {
-            let n: i8 = if digits.is_empty() {
-                1
-            } else {
-                digits.parse().unwrap_or(0)
-            };
-            atom.charge = sign * n;
-        }
+        atom.charge = charge_field(c).unwrap_or(0);
     }
     Some(atom)
+}
+
+/// The atom of columns 77-78 when they hold an element symbol and columns
+/// 79-80 hold a charge or nothing. Old files keep an ID code and a line
+/// number in columns 73-80 (`9XYZ 105`, `01234A56`): no element there.
+fn element_columns(line: &[u8]) -> Option<Atom> {
+    let element = line.get(76..78.min(line.len()))?.trim_ascii();
+    if element.is_empty() || !element.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    charge_field(line.get(78..80.min(line.len())).unwrap_or_default())?;
+    symbol_atom(std::str::from_utf8(element).ok()?)
+}
+
+/// A charge field: blank (0), `1+`, `2-`, `+1`, `+`, `-`. `None` for
+/// anything else (a legacy line number's digits).
+fn charge_field(c: &[u8]) -> Option<i8> {
+    match c.trim_ascii() {
+        [] => Some(0),
+        [b'0'] => Some(0),
+        [b'+'] => Some(1),
+        [b'-'] => Some(-1),
+        [d @ b'0'..=b'9', b'+'] | [b'+', d @ b'0'..=b'9'] => Some((d - b'0') as i8),
+        [d @ b'0'..=b'9', b'-'] | [b'-', d @ b'0'..=b'9'] => Some(-((d - b'0') as i8)),
+        _ => None,
+    }
 }
 
 fn symbol_atom(sym: &str) -> Option<Atom> {
@@ -231,9 +251,35 @@ fn symbol_atom(sym: &str) -> Option<Atom> {
     }
 }
 
-/// The element from a PDB atom name (columns 13-16) when the element
-/// columns are blank.
-fn from_atom_name(name: &[u8]) -> Option<Atom> {
+/// The element from a PDB atom name (columns 13-16) and its residue name
+/// (columns 18-20) when the element columns hold none.
+fn from_atom_name(name: &[u8], residue: &[u8]) -> Option<Atom> {
+    let trimmed = name.trim_ascii();
+    let letters: &[u8] = {
+        let n = trimmed
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .unwrap_or(trimmed.len());
+        &trimmed[..n]
+    };
+    // Written in mixed case (` Cl `, `Br1`, `Zn`): a two-letter element,
+    // wherever the name starts.
+    if let [a, b, ..] = *letters {
+        if a.is_ascii_uppercase() && b.is_ascii_lowercase() {
+            if let Some(z) = elements::by_symbol_bytes(&[a, b]) {
+                return Some(as_written(z));
+            }
+        }
+    }
+    // An ion: the atom is named as its residue (`CL` in `CL`, ` NA ` in `NA`).
+    if letters.len() == 2 && trimmed.eq_ignore_ascii_case(residue.trim_ascii()) {
+        if let Some(z) = std::str::from_utf8(letters)
+            .ok()
+            .and_then(elements::by_symbol_any_case)
+        {
+            return Some(as_written(z));
+        }
+    }
     let name = text(name);
     let b = name.as_bytes();
     if b.len() < 2 {
@@ -365,5 +411,47 @@ mod tests {
             formula(&format!("ROOT\n{t}ENDROOT\nTORSDOF 1\n"), Flavour::Pdbqt),
             "C2HClNO"
         );
+    }
+
+    #[test]
+    fn legacy_columns_73_to_80_are_not_an_element() {
+        // Old files: ID code and line number in columns 73-80.
+        let t = "ATOM      1  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00      9XYZ 105\n\
+                 ATOM      2  CA  ALA A   1      11.104   6.134  -6.504  1.00  0.00      01234A56\n\
+                 ATOM      3  O   ALA A   1      11.104   6.134  -6.504  1.00  0.00      1ABC  12\n\
+                 HETATM    4 FE   HEM A   2      11.104   6.134  -6.504  1.00  0.00      HEMO 107\n";
+        let p = parse(t.as_bytes(), 1, Flavour::Pdb).unwrap();
+        let props = chem::properties(&p.mol);
+        assert_eq!((props.formula.as_str(), props.net_charge), ("CFeNO", 0));
+        // Element columns with a charge, or a lone 0, are still read.
+        let t = "HETATM    1 ZN    ZN A   1      11.104   6.134  -6.504  1.00  0.00          ZN2+\n\
+                 HETATM    2  X   UNL A   1      11.104   6.134  -6.504  1.00  0.00           S 0\n";
+        let p = parse(t.as_bytes(), 1, Flavour::Pdb).unwrap();
+        let props = chem::properties(&p.mol);
+        assert_eq!((props.formula.as_str(), props.net_charge), ("SZn", 2));
+    }
+
+    #[test]
+    fn ions_named_by_their_residue_or_in_mixed_case() {
+        for name_res in [" Cl   CL", "Cl    CL", "CL    CL", " CL   CL", " Cl   UNK"] {
+            let t =
+                format!("ATOM      1 {name_res} A   1      11.104   6.134  -6.504  1.00  0.00\n");
+            assert_eq!(formula(&t, Flavour::Pdb), "Cl", "{name_res:?}");
+        }
+        let t = "HETATM    1  NA   NA A   1      11.104   6.134  -6.504  1.00  0.00\n\
+                 HETATM    2 Br1  LIG A   2      11.104   6.134  -6.504  1.00  0.00\n\
+                 ATOM      3  CA  ALA A   3      11.104   6.134  -6.504  1.00  0.00\n\
+                 HETATM    4  CA   CA A   4      11.104   6.134  -6.504  1.00  0.00\n";
+        assert_eq!(formula(t, Flavour::Pdb), "CBrCaNa");
+    }
+
+    #[test]
+    fn a_tab_in_an_atom_record_rejects_it() {
+        let t = "HEADER    x\nATOM\t  2  C  UNK\t1\t0.0\t0.0\t0.0\n";
+        for f in [Flavour::Pdb, Flavour::Pdbqt] {
+            let e = parse(t.as_bytes(), 1, f).unwrap_err();
+            assert!(e.reason.contains("tab"), "{e}");
+            assert_eq!(e.line, 2);
+        }
     }
 }

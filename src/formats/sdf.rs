@@ -347,6 +347,12 @@ fn add_bond(
         t => return Err(ParseError::new(no, format!("unknown bond type {t}"))),
     };
     let (a, b) = (atom_index(out, a, no)?, atom_index(out, b, no)?);
+    if order == BondOrder::Aromatic {
+        // MDL aromatic bonds make their atoms aromatic (RDKit's reading):
+        // such an atom takes only its first valence.
+        out.mol.atoms[a].aromatic = true;
+        out.mol.atoms[b].aromatic = true;
+    }
     out.mol
         .add_bond(a, b, order, stereo)
         .map_err(|e| bond_error(no, e))
@@ -724,5 +730,82 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("unknown element"));
+    }
+
+    /// A V2000 block of atoms (no coordinates), bonds and `M  CHG` pairs.
+    fn block(atoms: &[&str], bonds: &[(usize, usize, u8)], chg: &[(usize, i8)]) -> String {
+        let mut t = format!(
+            "t\n\n\n{:>3}{:>3}  0  0  0  0  0  0  0  0999 V2000\n",
+            atoms.len(),
+            bonds.len()
+        );
+        for a in atoms {
+            t += &format!(
+                "    0.0000    0.0000    0.0000 {a:<3} 0  0  0  0  0  0  0  0  0  0  0  0\n"
+            );
+        }
+        for (a, b, o) in bonds {
+            t += &format!("{a:>3}{b:>3}{o:>3}  0\n");
+        }
+        if !chg.is_empty() {
+            t += &format!("M  CHG{:>3}", chg.len());
+            for (a, c) in chg {
+                t += &format!("{a:>4}{c:>4}");
+            }
+            t += "\n";
+        }
+        t + "M  END\n"
+    }
+
+    /// The MDL valence model for charged and aromatic atoms, each case
+    /// checked against RDKit 2026.09 (`Chem.MolFromMolBlock`, same blocks).
+    #[test]
+    fn charged_and_aromatic_atoms_take_the_hydrogens_rdkit_gives() {
+        let ring = |o| [(1, 2, o), (2, 3, o), (3, 4, o), (4, 5, o), (5, 1, o)];
+        for (atoms, bonds, chg, want) in [
+            // Thiophene with MDL aromatic bonds: C4H4S (not C4H5S).
+            (
+                &["S", "C", "C", "C", "C"][..],
+                &ring(4)[..],
+                &[][..],
+                "C4H4S",
+            ),
+            (&["H"], &[], &[(1, 1)], "H"), // a bare proton
+            (&["C", "N"], &[(1, 2, 1)], &[(2, 2)], "CH5N"), // N2+ like B
+            (&["C", "Si"], &[(1, 2, 1)], &[(2, 1)], "CH5Si"), // Si+ like Al
+            (
+                &["C", "N", "O", "O"],
+                &[(1, 2, 1), (2, 3, 2), (2, 4, 2)],
+                &[],
+                "CH3NO2",
+            ),
+        ] {
+            let t = block(atoms, bonds, chg);
+            let p = parse(t.as_bytes(), 1).unwrap();
+            assert_eq!(chem::properties(&p.mol).formula, want, "{t}");
+            assert!(chem::valence::check(&p.mol).is_ok());
+        }
+        let benzene = [
+            (1, 2, 4),
+            (2, 3, 4),
+            (3, 4, 4),
+            (4, 5, 4),
+            (5, 6, 4),
+            (6, 1, 4),
+        ];
+        let p = parse(block(&["C"; 6], &benzene, &[]).as_bytes(), 1).unwrap();
+        assert_eq!(chem::properties(&p.mol).formula, "C6H6");
+    }
+
+    /// RDKit refuses both; so does the valence check the pipeline runs.
+    #[test]
+    fn impossible_valences_are_found() {
+        let star: Vec<(usize, usize, u8)> = (2..=26).map(|i| (1, i, 1)).collect();
+        let p = parse(block(&["C"; 26], &star, &[]).as_bytes(), 1).unwrap();
+        let e = chem::valence::check(&p.mol).unwrap_err();
+        assert!(e.contains("atom 1 (C) has valence 25"), "{e}");
+        let seven = [(1, 2, 2), (1, 3, 2), (1, 4, 2), (1, 5, 1)];
+        let p = parse(block(&["C"; 5], &seven, &[]).as_bytes(), 1).unwrap();
+        assert!(chem::valence::check(&p.mol).is_err());
     }
 }

@@ -84,6 +84,9 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
     let mut branches: Vec<Option<usize>> = Vec::new();
     let mut bond: Option<Pending> = None;
     let mut rings: [Option<(usize, Option<Pending>)>; 100] = [None; 100];
+    // Ring bond numbers from 100 on (`%(123)`), rare: kept apart.
+    let mut big_rings: std::collections::BTreeMap<u32, (usize, Option<Pending>)> =
+        Default::default();
     let mut i = 0;
 
     let add_bond = |mol: &mut Molecule, a: usize, c: usize, spec: Option<Pending>, at: usize| {
@@ -137,18 +140,14 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
                 i += 1;
             }
             b'0'..=b'9' | b'%' => {
-                let (num, len) = if c == b'%' {
-                    let d = b
-                        .get(i + 1..i + 3)
-                        .filter(|d| d.iter().all(u8::is_ascii_digit));
-                    let d = d.ok_or((i, "'%' needs two digits".to_string()))?;
-                    (usize::from(d[0] - b'0') * 10 + usize::from(d[1] - b'0'), 3)
-                } else {
-                    (usize::from(c - b'0'), 1)
-                };
+                let (num, len) = ring_number(&b[i..]).map_err(|why| (i, why))?;
                 let at = prev.ok_or((i, "ring bond without an atom".to_string()))?;
                 let here = bond.take();
-                match rings[num].take() {
+                let slot = match usize::try_from(num) {
+                    Ok(n) if n < 100 => rings[n].take(),
+                    _ => big_rings.remove(&num),
+                };
+                match slot {
                     Some((other, open)) => {
                         if other == at {
                             return Err((i, "ring bond to itself".into()));
@@ -160,7 +159,10 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
                             (None, o) => add_bond(&mut mol, other, at, o, i)?,
                         }
                     }
-                    None => rings[num] = Some((at, here)),
+                    None if num < 100 => rings[num as usize] = Some((at, here)),
+                    None => {
+                        big_rings.insert(num, (at, here));
+                    }
                 }
                 i += len;
             }
@@ -212,10 +214,36 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
     if let Some(num) = rings.iter().position(Option::is_some) {
         return Err((b.len(), format!("ring bond {num} is never closed")));
     }
+    if let Some(num) = big_rings.keys().next() {
+        return Err((b.len(), format!("ring bond {num} is never closed")));
+    }
     if mol.atoms.is_empty() {
         return Err((0, "no atoms".into()));
     }
     Ok(mol)
+}
+
+/// A ring bond number at the start of `b`: a digit, `%nn`, or `%(n…)` with
+/// one to five digits (ring bonds from 100 on, as RDKit writes them).
+/// Returns the number and how many bytes it took.
+fn ring_number(b: &[u8]) -> Result<(u32, usize), String> {
+    match b {
+        [d @ b'0'..=b'9', ..] => Ok((u32::from(d - b'0'), 1)),
+        [b'%', b'(', rest @ ..] => {
+            let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 || n > 5 || rest.get(n) != Some(&b')') {
+                return Err("'%(' needs one to five digits and ')'".into());
+            }
+            let num = rest[..n]
+                .iter()
+                .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
+            Ok((num, n + 3))
+        }
+        [b'%', a @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
+            Ok((u32::from(a - b'0') * 10 + u32::from(c - b'0'), 3))
+        }
+        _ => Err("'%' needs two digits".into()),
+    }
 }
 
 /// An organic-subset atom at the start of `b`: (element, aromatic, length).
@@ -396,6 +424,11 @@ mod tests {
         assert_eq!(formula("CS(=O)(=O)C").0, "C2H6O2S");
         assert_eq!(formula("C1CC2CCC1C2").0, "C7H12");
         assert_eq!(formula("OC(=O)C%12CC%12").0, "C4H6O2");
+        // Ring bond numbers from 100 on, and the same ring in both spellings.
+        assert_eq!(formula("C%(100)CCCCC%(100)").0, "C6H12");
+        assert_eq!(formula("c%(12345)ccccc%(12345)").0, "C6H6");
+        assert_eq!(formula("C%(12)CC%12").0, "C3H6");
+        assert_eq!(formula("C%(100)C.C%(101)CC%(101)C%(100)").0, "C6H12");
         assert_eq!(formula("[NH4+].[Cl-]"), ("ClH4N".into(), 0));
         assert_eq!(formula("[13CH4]").0, "CH4");
         assert_eq!(formula("C[C@@H](N)C(=O)O").0, "C3H7NO2");
@@ -405,7 +438,20 @@ mod tests {
     #[test]
     fn bad_smiles_are_errors_not_panics() {
         for bad in [
-            "C1CC", "C(C", "C)C", "[Cl,Br]", "C=", "Xx", "[C", "%1", "(C)",
+            "C1CC",
+            "C(C",
+            "C)C",
+            "[Cl,Br]",
+            "C=",
+            "Xx",
+            "[C",
+            "%1",
+            "(C)",
+            "C%(100)CC",
+            "C%()C",
+            "C%(123456)CC%(123456)",
+            "C%(12C",
+            "C%(1a)C",
         ] {
             assert!(parse_smiles(bad).is_err(), "{bad}");
         }

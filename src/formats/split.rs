@@ -85,6 +85,10 @@ pub struct Span {
     pub index: u64,
     /// 1-based line where the record starts.
     pub line: u64,
+    /// 1-based line of the record's first byte (before `line` when a PDB
+    /// record's header lines precede its first atom): readers number their
+    /// lines from here.
+    pub text_line: u64,
     /// The splitter already knows this record is unusable (too large).
     pub error: Option<String>,
     /// Where the record ends in the decoded stream (absolute bytes), and
@@ -111,6 +115,8 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
 struct Open {
     start: usize,
+    /// The line of `start`.
+    first_line: u64,
     /// Where the record starts: its MODEL line, else its first atom line.
     line: Option<u64>,
     has_atoms: bool,
@@ -178,6 +184,11 @@ impl<R: BufRead> Splitter<R> {
     /// Lines read so far.
     pub fn lines_read(&self) -> u64 {
         self.line_no
+    }
+
+    /// Records cut so far (counting those before a resume point).
+    pub fn records_seen(&self) -> u64 {
+        self.next_index
     }
 
     fn ready(&self) -> bool {
@@ -282,6 +293,7 @@ impl<R: BufRead> Splitter<R> {
             None => {
                 self.open = Some(Open {
                     start: line_start,
+                    first_line: self.line_no,
                     line: here,
                     has_atoms: is_atom,
                     too_large: false,
@@ -307,6 +319,7 @@ impl<R: BufRead> Splitter<R> {
             end,
             index: self.next_index,
             line: open.line.unwrap_or(self.line_no),
+            text_line: open.first_line,
             error: open
                 .too_large
                 .then(|| format!("record larger than {} MiB", MAX_RECORD_BYTES >> 20)),
@@ -436,6 +449,10 @@ mod tests {
         assert_eq!((r[0].0, r[0].1), (0, 2));
         assert_eq!((r[1].0, r[1].1), (1, 5));
         assert!(r[1].2.contains("ENDROOT"));
+        // The record's text starts at its header, line 1: readers count from there.
+        let mut s = Splitter::new(&b"CRYST1\nREMARK\nATOM 1\nEND\n"[..], Rules::Pdb);
+        let c = s.next_chunk().unwrap().unwrap();
+        assert_eq!((c.spans[0].line, c.spans[0].text_line), (3, 1));
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub struct FileInfo {
     /// blake3 of the raw bytes: always set when the sink's [`Needs`] ask
     /// for file hashes.
     pub hash: Option<[u8; 32]>,
-    pub gzip: bool,
+    /// How the file was compressed (found by magic bytes).
+    pub compression: crate::decode::Compression,
     /// The format the content was read as.
     pub format: Format,
 }

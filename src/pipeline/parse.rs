@@ -7,6 +7,7 @@ use super::{Cancel, Encoder, Event, FileEnd, FileInfo, Options, Outcome, Record,
 use crate::chem;
 use crate::error::{Original, ParseError, Reject};
 use crate::formats::split::{Chunk, Span};
+use crate::formats::Format;
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -21,12 +22,13 @@ pub(super) fn parse_stage(
     rejects: &RejectLog,
 ) {
     let cancel = &options.cancel;
-    // Records and rejects per file, for its End event.
-    let mut per_file: std::collections::HashMap<*const FileInfo, (u64, u64)> = Default::default();
+    // Records, rejects and skipped lines per file, for its End event.
+    let mut per_file: std::collections::HashMap<*const FileInfo, (u64, u64, u64)> =
+        Default::default();
     for msg in rx {
         let event = match msg {
             ToParse::Begin(f) => {
-                per_file.insert(Arc::as_ptr(&f), (0, 0));
+                per_file.insert(Arc::as_ptr(&f), (0, 0, 0));
                 Event::Begin(f)
             }
             ToParse::FileRejected(r) => Event::FileRejected(r),
@@ -48,7 +50,10 @@ pub(super) fn parse_stage(
                             counts.1 += 1;
                             rejects.add(stats, r.clone());
                         }
-                        Outcome::Skipped => Stats::add(&stats.records_skipped, 1),
+                        Outcome::Skipped => {
+                            counts.2 += 1;
+                            Stats::add(&stats.records_skipped, 1);
+                        }
                     }
                 }
                 Stats::add_time(&stats.busy_parse_ns, t.elapsed());
@@ -65,8 +70,15 @@ pub(super) fn parse_stage(
                 cancel.set(Cancel::ERROR_BUDGET);
                 continue;
             }
-            ToParse::End(f, error) => {
-                let (records, rejected) = per_file.remove(&Arc::as_ptr(&f)).unwrap_or_default();
+            ToParse::End(f, mut error) => {
+                let (records, rejected, skipped) =
+                    per_file.remove(&Arc::as_ptr(&f)).unwrap_or_default();
+                // No silent zero: comment and header lines only.
+                if records == 0 && rejected == 0 && skipped > 0 && error.is_none() {
+                    let reason = "no records: only comment or header lines".to_owned();
+                    rejects.add(stats, Reject::file(f.job.display.clone(), reason.clone()));
+                    error = Some(reason);
+                }
                 Event::End(
                     f,
                     FileEnd {
@@ -104,7 +116,7 @@ pub fn process(
     }
     let bytes = chunk.record(span);
     let format = file.format;
-    let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.line));
+    let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.text_line));
     let parsed = match parsed {
         Ok(Ok(Some(p))) => p,
         Ok(Ok(None)) => return Outcome::Skipped,
@@ -118,6 +130,13 @@ pub fn process(
     };
     if parsed.mol.atoms.is_empty() {
         return reject(ParseError::new(span.line, "record has no atoms"));
+    }
+    // RDKit refuses impossible valences where it reads these formats (its
+    // PDB reader takes CONECT bonds as written; PDBQT it does not read).
+    if matches!(format, Format::Sdf | Format::Smiles | Format::Mol2) {
+        if let Err(why) = chem::valence::check(&parsed.mol) {
+            return reject(ParseError::new(span.line, why));
+        }
     }
     let props = chem::properties(&parsed.mol);
     let mut record = Record {

@@ -4,7 +4,7 @@
 
 use super::stats::{RejectLog, Stats};
 use super::{FileInfo, Needs, Options, ToParse};
-use crate::decode;
+use crate::decode::{self, Compression};
 use crate::error::Reject;
 use crate::formats::split::Splitter;
 #[cfg(feature = "chemfiles")]
@@ -99,6 +99,15 @@ fn read_file(
             found
         }
         Some(found) => found,
+        // Named as a format with a signature it lacks, but SMILES lines.
+        None if matches!(job.format, Format::Mol2 | Format::Sdf) && Format::is_smiles(&head) => {
+            rejects.notice(format!(
+                "{}: named as {} but holds SMILES lines; read as smiles",
+                job.display,
+                job.format.as_str()
+            ));
+            Format::Smiles
+        }
         None => job.format,
     };
     if format == Format::Smiles && is_csv(&job.display) && !csv_with_smiles_header(&head) {
@@ -108,7 +117,7 @@ fn read_file(
     let file = Arc::new(FileInfo {
         job,
         hash,
-        gzip: decoded.gzip,
+        compression: decoded.compression,
         format,
     });
     if tx.send(ToParse::Begin(file.clone())).is_err() {
@@ -120,23 +129,25 @@ fn read_file(
     }
     // A file an earlier run left part-committed: go on after its last
     // committed record. A plain local file is read from that byte on; any
-    // other (gzip cannot seek) is read from its start, but the committed
-    // records are not parsed again.
+    // other (compressed streams cannot seek) is read from its start, but
+    // the committed records are not parsed again.
     let progress = file.hash.and_then(|h| known.progress(&h));
     let mut skip_below = 0;
     let mut splitter = match progress {
-        Some(p) if !file.gzip && p.resumable(format) => match seek_local(&file.job, p.offset) {
-            Some(reader) => {
-                Stats::add(&stats.bytes_skipped, p.offset);
-                Stats::add(&stats.records_resumed, p.records);
-                drop(decoded);
-                Splitter::new(reader, format.rules()).resume_at(p.offset, p.records, p.line)
+        Some(p) if file.compression == Compression::None && p.resumable(format) => {
+            match seek_local(&file.job, p.offset + decoded.skipped) {
+                Some(reader) => {
+                    Stats::add(&stats.bytes_skipped, p.offset);
+                    Stats::add(&stats.records_resumed, p.records);
+                    drop(decoded);
+                    Splitter::new(reader, format.rules()).resume_at(p.offset, p.records, p.line)
+                }
+                None => {
+                    skip_below = p.records;
+                    Splitter::new(decoded.reader, format.rules())
+                }
             }
-            None => {
-                skip_below = p.records;
-                Splitter::new(decoded.reader, format.rules())
-            }
-        },
+        }
         Some(p) => {
             skip_below = p.records;
             Splitter::new(decoded.reader, format.rules())
@@ -167,7 +178,18 @@ fn read_file(
                 }
                 busy = Instant::now();
             }
-            Ok(None) => break,
+            Ok(None) => {
+                // No silent zero: a file without a single record is named.
+                if splitter.records_seen() == 0 {
+                    let reason = no_records(format);
+                    rejects.add(
+                        stats,
+                        Reject::file(file.job.display.clone(), reason.clone()),
+                    );
+                    error = Some(reason);
+                }
+                break;
+            }
             Err(e) => {
                 let reason = format!("stream broken after line {}: {e}", splitter.lines_read());
                 rejects.add(
@@ -183,6 +205,18 @@ fn read_file(
     tx.send(ToParse::End(file, error)).is_ok()
 }
 
+/// Why a file that holds no record of its format is refused.
+fn no_records(format: Format) -> String {
+    let what = match format {
+        Format::Sdf => "no SDF record (only blank lines or $$$$)",
+        Format::Mol2 => "no @<TRIPOS>MOLECULE section: no MOL2 record",
+        Format::Pdb | Format::Pdbqt => "no ATOM or HETATM record",
+        Format::Smiles => "no SMILES line (only blank lines)",
+        Format::Other(_) => "no record",
+    };
+    format!("no records: {what}")
+}
+
 /// A local file opened at `offset` (for resuming), counted like any read.
 fn seek_local(job: &FileJob, offset: u64) -> Option<Box<dyn std::io::BufRead + Send>> {
     use std::io::{Seek, SeekFrom};
@@ -191,7 +225,9 @@ fn seek_local(job: &FileJob, offset: u64) -> Option<Box<dyn std::io::BufRead + S
     };
     let mut f = std::fs::File::open(path).ok()?;
     f.seek(SeekFrom::Start(offset)).ok()?;
-    Some(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+    Some(decode::line_ends(Box::new(
+        std::io::BufReader::with_capacity(1 << 20, f),
+    )))
 }
 
 /// Formats chemfiles reads: the whole file at once (its limit), turned into
@@ -234,6 +270,7 @@ fn read_with_chemfiles(
                         end: chunk.data.len(),
                         index: index as u64,
                         line: 1,
+                        text_line: 1,
                         error,
                         // Frames are not resumable: the whole file is read.
                         end_offset: 0,
@@ -255,7 +292,9 @@ fn read_with_chemfiles(
 
 fn is_csv(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    [".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.zstd"]
+        .iter()
+        .any(|e| lower.ends_with(e))
 }
 
 fn csv_with_smiles_header(head: &[u8]) -> bool {

@@ -63,6 +63,8 @@ impl RejectLog {
         }
         if r.record.is_some() {
             Stats::add(&stats.records_rejected, 1);
+        } else if r.skipped {
+            Stats::add(&stats.files_ignored, 1);
         } else {
             Stats::add(&stats.files_failed, 1);
         }

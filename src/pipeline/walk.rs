@@ -37,6 +37,10 @@ pub(super) fn walk_stage(
             Stats::add(&stats.files_ignored, 1);
             true
         }
+        Found::Skipped(r) => {
+            rejects.add(stats, r.clone());
+            problems.send(ToParse::FileRejected(r)).is_ok()
+        }
         Found::Problem(r) => {
             complete = false;
             rejects.add(stats, r.clone());

@@ -58,6 +58,12 @@ fn examine(base: &Path, path: &Path) -> Found {
         Ok(m) => m,
         Err(e) => return Found::Problem(Reject::file(display(base, path), e.to_string())),
     };
+    if let Some(kind) = special(&meta.file_type()) {
+        return Found::Skipped(Reject::skipped(
+            display(base, path),
+            format!("skipped: {kind}, not a regular file"),
+        ));
+    }
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     Found::File(FileJob {
         display: display(base, path),
@@ -72,6 +78,21 @@ fn examine(base: &Path, path: &Path) -> Found {
             .map(|d| d.as_nanos() as i64),
         format,
     })
+}
+
+/// What a file that is neither a regular file nor a directory is: a FIFO,
+/// a socket or a device (metadata follows symlinks, so also behind one).
+pub fn special(t: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_block_device() || t.is_char_device() {
+        Some("a device")
+    } else {
+        None
+    }
 }
 
 fn display(base: &Path, path: &Path) -> String {

@@ -26,8 +26,12 @@ impl Root {
             return Ok(Root::Object(Arc::new(object::Bucket::open(arg, rt)?)));
         }
         let path = PathBuf::from(arg);
-        if !path.exists() {
-            return Err(Error::Input(format!("{arg}: no such file or directory")));
+        let meta = std::fs::metadata(&path)
+            .map_err(|_| Error::Input(format!("{arg}: no such file or directory")))?;
+        if let Some(kind) = local::special(&meta.file_type()) {
+            return Err(Error::Input(format!(
+                "{arg}: {kind}, not a file or directory: nothing to read"
+            )));
         }
         Ok(Root::Local(path))
     }
@@ -127,6 +131,9 @@ pub enum Found {
     Ignored(String),
     /// Could not be listed or examined: a symlink loop, no permission, …
     Problem(Reject),
+    /// Not a regular file (a FIFO, socket or device, also behind a
+    /// symlink): named, never opened (a FIFO would block the read forever).
+    Skipped(Reject),
     /// The listing of a root itself failed (no such bucket, no access): the
     /// run cannot know what it should have loaded.
     ListingFailed(Reject),
