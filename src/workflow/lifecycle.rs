@@ -8,7 +8,6 @@ use crate::db::{self, lifecycle as sql, orgs, routing};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
