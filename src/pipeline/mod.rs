@@ -31,6 +31,7 @@ use crate::chem::Properties;
 use crate::error::{Error, Reject};
 use crate::formats::split::Chunk;
 use crate::formats::Format;
+use crate::identity::{Identity, IdentityMode};
 use crate::source::{FileJob, Root};
 use crossbeam_channel::{bounded, Receiver};
 use stats::{RejectLog, Stats};
@@ -57,7 +58,11 @@ pub struct Record {
     pub index: u64,
     pub line: u64,
     pub title: String,
-    pub smiles: Option<String>,
+    /// Canonical isomeric SMILES and structure key, or why there is none
+    /// (all empty with `--identity off`).
+    pub identity: Identity,
+    /// The identity mode the record was computed with.
+    pub identity_mode: IdentityMode,
     pub fields: Vec<(String, String)>,
     pub props: Properties,
     /// blake3 of the record text, line endings and trailing blanks normalised.
@@ -234,6 +239,8 @@ pub struct Options {
     /// Set to stop the run early (signals, a lost lock, the error budget).
     pub cancel: Cancel,
     pub budget: ErrorBudget,
+    /// Which chemical identity the parse stage computes (`--identity`).
+    pub identity: IdentityMode,
 }
 
 /// How many rejected records a run tolerates before it stops
@@ -290,6 +297,7 @@ impl Default for Options {
             chunk_records: 1024,
             cancel: Cancel::new(),
             budget: ErrorBudget::default(),
+            identity: IdentityMode::default(),
         }
     }
 }
