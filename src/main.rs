@@ -7,6 +7,7 @@ use clap::Parser;
 use cli::{Cli, Command, DbAction, Direction, OrgCommand};
 use molingest::db::routing::describe;
 use molingest::db::sink::{BatchLimits, SinkOptions};
+use molingest::db::structure::Dedup;
 use molingest::exit::Exit;
 use molingest::pipeline::{Cancel, ErrorBudget};
 use molingest::workflow::admin::{self, Database};
@@ -19,6 +20,7 @@ use std::sync::Arc;
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    cli::check(&cli);
     // With --json, even a failure before the run prints one JSON document.
     let json = matches!(cli.command, Command::Load { json: true, .. });
     let exit = match run(cli) {
@@ -87,6 +89,8 @@ fn tuning(t: &cli::Tuning) -> Tuning {
     Tuning {
         threads: t.threads,
         readers: t.readers,
+        // Commands that want an identity say so (verify needs none).
+        identity: molingest::identity::IdentityMode::Off,
     }
 }
 
@@ -101,12 +105,16 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             jsonl,
             rejects,
             json,
+            identity,
             tuning: t,
         } => {
             let req = ScanRequest {
                 sources: paths,
                 rejects,
-                tuning: tuning(&t),
+                tuning: Tuning {
+                    identity: identity.mode(),
+                    ..tuning(&t)
+                },
                 display: display(&t, jsonl || json),
             };
             let stdout = std::io::stdout();
@@ -135,6 +143,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             full,
             batch_rows,
             writers,
+            identity,
+            dedup,
             tuning: t,
         } => {
             let req = LoadRequest {
@@ -155,8 +165,15 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                     },
                     writers: writers.max(1),
                     reread_all: full,
+                    dedup: match dedup {
+                        cli::DedupArg::Record => Dedup::Record,
+                        cli::DedupArg::Structure => Dedup::Structure,
+                    },
                 },
-                tuning: tuning(&t),
+                tuning: Tuning {
+                    identity: identity.mode(),
+                    ..tuning(&t)
+                },
                 display: display(&t, json),
                 cancel: stop_on_signals(),
             };

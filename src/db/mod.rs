@@ -14,6 +14,7 @@ pub mod routing;
 pub mod row;
 pub mod runs;
 pub mod sink;
+pub mod structure;
 pub mod verify;
 
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};

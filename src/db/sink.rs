@@ -21,6 +21,7 @@
 
 use super::files::{complete_files, register_files, save_progress};
 use super::row::{create_stage, CopyRows, STAGE};
+use super::structure::{Dedup, Moved};
 use super::tenant_in_run;
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
@@ -86,6 +87,8 @@ pub struct SinkOptions {
     pub writers: usize,
     /// Read every file again, even those already loaded (`load --full`).
     pub reread_all: bool,
+    /// Record dedup (default) or structure dedup (`--dedup structure`).
+    pub dedup: Dedup,
 }
 
 impl Default for SinkOptions {
@@ -94,6 +97,7 @@ impl Default for SinkOptions {
             limits: BatchLimits::default(),
             writers: 2,
             reread_all: false,
+            dedup: Dedup::Record,
         }
     }
 }
@@ -150,6 +154,7 @@ impl DbSink {
             limits,
             writers,
             reread_all,
+            dedup,
         } = options;
         let mut control = rt.block_on(super::connection(url, "molingest"))?;
         let known: Arc<dyn Known> = if reread_all {
@@ -172,7 +177,7 @@ impl DbSink {
                     };
                     let t = Instant::now();
                     let seq = batch.seq;
-                    write_with_retry(&mut conn, &url, (org, run), &batch, &stats).await?;
+                    write_with_retry(&mut conn, &url, (org, run), &batch, &stats, dedup).await?;
                     Stats::add_time(&stats.busy_db_ns, t.elapsed());
                     if let Ok(mut c) = committed.lock() {
                         c.mark(seq);
@@ -410,16 +415,27 @@ async fn write_with_retry(
     (org, run): (Uuid, Uuid),
     batch: &Batch,
     stats: &Stats,
+    dedup: Dedup,
 ) -> Result<(), Error> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        let err = match write_batch(conn, org, run, batch).await {
-            Ok(inserted) => {
-                Stats::add(&stats.records_inserted, inserted);
+        let err = match write_batch(conn, org, run, batch, dedup).await {
+            Ok(moved) => {
+                // Record duplicates: texts already loaded; structure
+                // duplicates: new texts of structures already loaded.
+                let new_texts = match dedup {
+                    Dedup::Record => moved.molecules,
+                    Dedup::Structure => moved.occurrences,
+                };
+                Stats::add(&stats.records_inserted, moved.molecules);
                 Stats::add(
                     &stats.records_duplicate,
-                    batch.rows.saturating_sub(inserted),
+                    batch.rows.saturating_sub(new_texts),
+                );
+                Stats::add(
+                    &stats.records_structure_duplicate,
+                    new_texts.saturating_sub(moved.molecules),
                 );
                 return Ok(());
             }
@@ -458,25 +474,32 @@ fn transient(e: &Error) -> bool {
     }
 }
 
-/// One batch in one transaction; returns how many rows were new.
+/// One batch in one transaction; returns what was new.
 async fn write_batch(
     conn: &mut PgConnection,
     org: Uuid,
     run: Uuid,
     batch: &Batch,
-) -> Result<u64, Error> {
+    dedup: Dedup,
+) -> Result<Moved, Error> {
     let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
-    let mut inserted = 0;
+    let mut moved = Moved::default();
     if batch.rows > 0 {
         let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
         copy.send(batch.copy.as_slice()).await?;
         copy.finish().await?;
-        inserted = sqlx::query(&STAGE.move_rows)
-            .bind(org)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        moved = match dedup {
+            Dedup::Record => Moved {
+                molecules: sqlx::query(&STAGE.move_rows)
+                    .bind(org)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                occurrences: 0,
+            },
+            Dedup::Structure => super::structure::move_by_structure(&mut tx, org).await?,
+        };
     }
     tx.commit().await?;
-    Ok(inserted)
+    Ok(moved)
 }
