@@ -123,7 +123,8 @@ fn smiles_agree_with_rdkit() {
         println!("  no SMILES, {n}×: {why}");
     }
     for d in &differences {
-        println!("  {d}");
+        let cut: String = d.chars().take(300).collect();
+        println!("  {cut}");
     }
     assert!(share >= 0.995, "only {:.2} % identical", share * 100.0);
     // As measured when this was written: no string differs anywhere.

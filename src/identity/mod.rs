@@ -37,6 +37,9 @@ pub enum IdentityMode {
 pub const IDENTITY_VERSION: &str =
     "chematic-smiles 1.2.1 (RDKit 2026.03 canonical isomeric SMILES)";
 
+/// PDB models larger than this get no SMILES (see [`canonical_smiles`]).
+pub const MAX_PDB_ATOMS: usize = 20_000;
+
 /// Why a molecule has no SMILES.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
@@ -136,6 +139,14 @@ pub fn canonical_smiles(
         Format::Mol2 => chematic_smiles::rdkit_mol_from_mol2_block(utf8()?, true, true, true)
             .map(|m| m.smiles)
             .map_err(rd),
+        // RDKit's proximity bonding is quadratic in this port: a box of
+        // tens of thousands of waters would hold up its chunk for seconds.
+        Format::Pdb if parsed.mol.atoms.len() > MAX_PDB_ATOMS => {
+            Err(IdentityError::Unsupported(format!(
+                "model of {} atoms (identity is computed up to {MAX_PDB_ATOMS})",
+                parsed.mol.atoms.len()
+            )))
+        }
         Format::Pdb => {
             match chematic_smiles::rdkit_mol_from_pdb_block(utf8()?, true, true, 0, true) {
                 Ok(Some(m)) => Ok(m.smiles),
