@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use molingest::db::sink::BatchLimits;
+use molingest::identity::IdentityMode;
 use std::path::PathBuf;
 
 pub const EXAMPLES: &str = "\
@@ -122,6 +123,15 @@ pub enum Command {
         /// Database connections writing batches at once.
         #[arg(long, default_value_t = 2)]
         writers: usize,
+        /// Chemical identity computed per molecule: canonical SMILES and structure key
+        /// (smiles), plus InChI (inchi: cargo feature `inchi`), or none (off).
+        #[arg(long, value_enum, default_value = "smiles")]
+        identity: IdentityArg,
+        /// Duplicates: `record` (the same record text is one molecule) or `structure`
+        /// (the same structure is one molecule; every record of it is kept in
+        /// molecule_occurrences). `structure` needs an identity.
+        #[arg(long, value_enum, default_value = "record")]
+        dedup: DedupArg,
         #[command(flatten)]
         tuning: Tuning,
     },
@@ -131,7 +141,8 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH_OR_URL")]
         paths: Vec<String>,
         /// One JSON line per record on stdout: path, record, line, format, title,
-        /// formula, mw, charge, hash, status, error (README: "Record lines").
+        /// formula, mw, charge, hash, smiles, structure_key, identity_error, properties,
+        /// status, error (README: "Record lines").
         #[arg(long)]
         jsonl: bool,
         /// Write every rejected record or file as a JSON line to this file.
@@ -140,6 +151,9 @@ pub enum Command {
         /// Print the summary as JSON on stdout (without --jsonl).
         #[arg(long, conflicts_with = "jsonl")]
         json: bool,
+        /// Chemical identity: smiles (default), inchi (cargo feature `inchi`), off.
+        #[arg(long, value_enum, default_value = "smiles")]
+        identity: IdentityArg,
         #[command(flatten)]
         tuning: Tuning,
     },
@@ -275,5 +289,56 @@ fn rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
         _ => Err(format!("{s:?}: a share between 0 and 1, e.g. 0.05")),
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityArg {
+    Smiles,
+    Inchi,
+    Off,
+}
+
+impl IdentityArg {
+    pub fn mode(self) -> IdentityMode {
+        match self {
+            IdentityArg::Smiles => IdentityMode::Smiles,
+            IdentityArg::Inchi => IdentityMode::Inchi,
+            IdentityArg::Off => IdentityMode::Off,
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum DedupArg {
+    Record,
+    Structure,
+}
+
+/// Combinations clap cannot express; each is a usage error (exit 2).
+pub fn check(cli: &Cli) {
+    use clap::CommandFactory;
+    let (identity, dedup) = match &cli.command {
+        Command::Load {
+            identity, dedup, ..
+        } => (*identity, *dedup),
+        Command::Scan { identity, .. } => (*identity, DedupArg::Record),
+        _ => return,
+    };
+    let mut cmd = Cli::command();
+    if identity == IdentityArg::Inchi {
+        let why = if cfg!(feature = "inchi") {
+            "--identity inchi is not implemented yet (the `inchi` feature is only declared)"
+        } else {
+            "--identity inchi needs a molingest built with the cargo feature `inchi`"
+        };
+        cmd.error(clap::error::ErrorKind::InvalidValue, why).exit();
+    }
+    if identity == IdentityArg::Off && dedup == DedupArg::Structure {
+        cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--dedup structure needs a structure key: it cannot be used with --identity off",
+        )
+        .exit();
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! The modules follow the data: [`source`] lists files, [`decode`] turns
 //! bytes into text, [`formats`] splits and parses records, [`chem`] computes
-//! formula and weight from the molecular graph, [`pipeline`] runs those
+//! formula and weight from the molecular graph, [`identity`] the canonical
+//! SMILES and structure key, [`pipeline`] runs those
 //! stages concurrently into a sink, which is [`db`] (load) or [`scan`]
 //! (JSONL, no database). [`workflow`] holds the commands (`load`, `scan`,
 //! administration) as functions from a request to a report; [`exit`] is the
@@ -17,7 +18,9 @@ pub mod docking;
 pub mod error;
 pub mod exit;
 pub mod formats;
+pub mod identity;
 pub mod pipeline;
+pub mod properties;
 pub mod redact;
 pub mod scan;
 pub mod source;

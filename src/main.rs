@@ -7,6 +7,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command};
 use molingest::db::sink::{BatchLimits, SinkOptions};
+use molingest::db::structure::Dedup;
 use molingest::exit::Exit;
 use molingest::pipeline::shard::Shard;
 use molingest::pipeline::{Cancel, ErrorBudget};
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Err(e) => eprintln!("molingest: warning: {}", redact::text(&e.to_string())),
     }
     let cli = Cli::parse();
+    cli::check(&cli);
     // With --json, even a failure before the run prints one JSON document.
     let json = matches!(cli.command, Command::Load { json: true, .. });
     let exit = match run(cli) {
@@ -101,6 +103,8 @@ fn tuning(t: &cli::Tuning) -> Tuning {
     Tuning {
         threads: t.threads,
         readers: t.readers,
+        // Commands that want an identity say so (verify needs none).
+        identity: molingest::identity::IdentityMode::Off,
     }
 }
 
@@ -115,12 +119,16 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             jsonl,
             rejects,
             json,
+            identity,
             tuning: t,
         } => {
             let req = ScanRequest {
                 sources: paths,
                 rejects,
-                tuning: tuning(&t),
+                tuning: Tuning {
+                    identity: identity.mode(),
+                    ..tuning(&t)
+                },
                 display: display(&t, jsonl || json),
             };
             let stdout = std::io::stdout();
@@ -152,6 +160,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             receptor,
             batch_rows,
             writers,
+            identity,
+            dedup,
             tuning: t,
         } => {
             // A bad --shard is a usage error before anything else happens.
@@ -178,9 +188,16 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                     writers: writers.max(1),
                     reread_all: full,
                     docking_job: None,
+                    dedup: match dedup {
+                        cli::DedupArg::Record => Dedup::Record,
+                        cli::DedupArg::Structure => Dedup::Structure,
+                    },
                 },
                 docking: docking_job.map(|job| workflow::docking::DockingRequest { job, receptor }),
-                tuning: tuning(&t),
+                tuning: Tuning {
+                    identity: identity.mode(),
+                    ..tuning(&t)
+                },
                 display: display(&t, json),
                 cancel: stop_on_signals(),
             };

@@ -39,6 +39,14 @@ pub struct RecordLine<'a> {
     pub charge: Option<i32>,
     /// blake3 of the normalised record text (hex): record-level dedup key.
     pub hash: Option<String>,
+    /// Canonical isomeric SMILES (RDKit's string); null with `identity_error`.
+    pub smiles: Option<&'a str>,
+    /// blake3 of the canonical SMILES (hex): structure-level dedup key.
+    pub structure_key: Option<String>,
+    /// Why there is no SMILES (null when there is one, or with `--identity off`).
+    pub identity_error: Option<&'a str>,
+    /// The data fields, numbers typed (README: "Typed properties").
+    pub properties: Option<Box<serde_json::value::RawValue>>,
     /// `ok`, `rejected`, or `skipped` (a whole file left unread on purpose).
     pub status: &'static str,
     /// Why it was rejected or skipped.
@@ -47,7 +55,20 @@ pub struct RecordLine<'a> {
 
 /// Field names of [`RecordLine`], in output order (for docs and tests).
 pub const RECORD_FIELDS: &[&str] = &[
-    "path", "record", "line", "format", "title", "formula", "mw", "charge", "hash", "status",
+    "path",
+    "record",
+    "line",
+    "format",
+    "title",
+    "formula",
+    "mw",
+    "charge",
+    "hash",
+    "smiles",
+    "structure_key",
+    "identity_error",
+    "properties",
+    "status",
     "error",
 ];
 
@@ -65,6 +86,10 @@ impl<'a> RecordLine<'a> {
             mw: None,
             charge: None,
             hash: None,
+            smiles: None,
+            structure_key: None,
+            identity_error: None,
+            properties: None,
             status: if r.skipped { "skipped" } else { "rejected" },
             error: Some(&r.reason),
         }
@@ -98,6 +123,13 @@ impl<W: Write> Sink for JsonlSink<W> {
                             mw: Some((m.props.average_mw * 1e4).round() / 1e4),
                             charge: Some(m.props.net_charge),
                             hash: Some(hex(&m.hash)),
+                            smiles: m.identity.smiles.as_deref(),
+                            structure_key: m.identity.key.as_ref().map(|k| hex(k)),
+                            identity_error: m.identity.error.as_deref(),
+                            properties: serde_json::value::RawValue::from_string(
+                                crate::properties::to_json(&m.fields),
+                            )
+                            .ok(),
                             status: "ok",
                             error: None,
                         },

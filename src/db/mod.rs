@@ -19,6 +19,7 @@ pub mod routing;
 pub mod row;
 pub mod runs;
 pub mod sink;
+pub mod structure;
 pub mod verify;
 
 pub use connect::{connect, connection, Target};

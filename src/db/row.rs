@@ -7,6 +7,7 @@
 use super::copy_text::{bytea, text};
 use super::TENANT_ROLE;
 use crate::error::Error;
+use crate::identity::{IdentityMode, IDENTITY_VERSION};
 use crate::pipeline::{Encoder, FileInfo, Record};
 use sqlx::postgres::PgConnection;
 use std::fmt::Write as _;
@@ -98,8 +99,37 @@ pub static COLUMNS: &[Column] = &[
         name: "smiles",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| match r.record.smiles.as_deref().filter(|s| valid_smiles_chars(s)) {
+        // The canonical SMILES (identity checks the smiles_string domain;
+        // a string outside it is an identity_error, never stored).
+        encode: |r, out| match r.record.identity.smiles.as_deref() {
             Some(s) => text(out, s),
+            None => out.extend_from_slice(NULL),
+        },
+    },
+    Column {
+        name: "structure_key",
+        sql_type: "bytea",
+        dest: Dest::Molecules,
+        encode: |r, out| match &r.record.identity.key {
+            Some(k) => bytea(out, k),
+            None => out.extend_from_slice(NULL),
+        },
+    },
+    Column {
+        name: "identity_version",
+        sql_type: "text",
+        dest: Dest::Molecules,
+        encode: |r, out| match r.record.identity_mode {
+            IdentityMode::Off => out.extend_from_slice(NULL),
+            _ => text(out, IDENTITY_VERSION),
+        },
+    },
+    Column {
+        name: "identity_error",
+        sql_type: "text",
+        dest: Dest::Molecules,
+        encode: |r, out| match &r.record.identity.error {
+            Some(e) => text(out, truncate_chars(e, 500)),
             None => out.extend_from_slice(NULL),
         },
     },
@@ -353,24 +383,13 @@ impl Encoder for CopyRows {
     }
 }
 
-/// The data fields as a JSON object, COPY-escaped.
+/// The data fields as a JSON object (numbers typed), COPY-escaped.
 fn json_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
-    struct Fields<'a>(&'a [(String, String)]);
-    impl serde::Serialize for Fields<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-        }
-    }
-    let json = serde_json::to_string(&Fields(fields)).unwrap_or_else(|_| "{}".to_owned());
+    let json = crate::properties::to_json(fields);
     text(out, &json);
 }
 
-/// The design's `smiles_string` domain: only these characters.
-pub fn valid_smiles_chars(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/".contains(&b))
-}
+pub use crate::identity::valid_smiles_chars;
 
 fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {

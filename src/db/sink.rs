@@ -21,6 +21,7 @@
 
 use super::files::{complete_files, register_files, save_progress};
 use super::row::{create_stage, CopyRows, STAGE};
+use super::structure::{Dedup, Moved};
 use super::tenant_in_run;
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
@@ -88,6 +89,8 @@ pub struct SinkOptions {
     pub reread_all: bool,
     /// Record every pose as a result of this docking job.
     pub docking_job: Option<Uuid>,
+    /// Record dedup (default) or structure dedup (`--dedup structure`).
+    pub dedup: Dedup,
 }
 
 impl Default for SinkOptions {
@@ -97,6 +100,7 @@ impl Default for SinkOptions {
             writers: 2,
             reread_all: false,
             docking_job: None,
+            dedup: Dedup::Record,
         }
     }
 }
@@ -155,6 +159,7 @@ impl DbSink {
             writers,
             reread_all,
             docking_job,
+            dedup,
         } = options;
         let mut control = rt.block_on(super::connection(url, "molingest"))?;
         let known: Arc<dyn Known> = if reread_all {
@@ -177,8 +182,15 @@ impl DbSink {
                     };
                     let t = Instant::now();
                     let seq = batch.seq;
-                    write_with_retry(&mut conn, &url, (org, run, docking_job), &batch, &stats)
-                        .await?;
+                    write_with_retry(
+                        &mut conn,
+                        &url,
+                        (org, run, docking_job),
+                        &batch,
+                        &stats,
+                        dedup,
+                    )
+                    .await?;
                     Stats::add_time(&stats.busy_db_ns, t.elapsed());
                     if let Ok(mut c) = committed.lock() {
                         c.mark(seq);
@@ -419,18 +431,29 @@ async fn write_with_retry(
     (org, run, job): (Uuid, Uuid, Option<Uuid>),
     batch: &Batch,
     stats: &Stats,
+    dedup: Dedup,
 ) -> Result<(), Error> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        let err = match write_batch(conn, org, run, job, batch).await {
-            Ok((inserted, results, unscored)) => {
+        let err = match write_batch(conn, (org, run, job), batch, dedup).await {
+            Ok((moved, (results, unscored))) => {
                 Stats::add(&stats.job_results, results);
                 Stats::add(&stats.poses_without_score, unscored);
-                Stats::add(&stats.records_inserted, inserted);
+                // Record duplicates: texts already loaded; structure
+                // duplicates: new texts of structures already loaded.
+                let new_texts = match dedup {
+                    Dedup::Record => moved.molecules,
+                    Dedup::Structure => moved.occurrences,
+                };
+                Stats::add(&stats.records_inserted, moved.molecules);
                 Stats::add(
                     &stats.records_duplicate,
-                    batch.rows.saturating_sub(inserted),
+                    batch.rows.saturating_sub(new_texts),
+                );
+                Stats::add(
+                    &stats.records_structure_duplicate,
+                    new_texts.saturating_sub(moved.molecules),
                 );
                 return Ok(());
             }
@@ -469,27 +492,32 @@ fn transient(e: &Error) -> bool {
     }
 }
 
-/// One batch in one transaction; returns how many rows were new, and how
-/// many job results were recorded and how many of those had no score.
+/// One batch in one transaction; returns what was new, and how many job
+/// results were recorded and how many of those had no score.
 async fn write_batch(
     conn: &mut PgConnection,
-    org: Uuid,
-    run: Uuid,
-    job: Option<Uuid>,
+    (org, run, job): (Uuid, Uuid, Option<Uuid>),
     batch: &Batch,
-) -> Result<(u64, u64, u64), Error> {
+    dedup: Dedup,
+) -> Result<(Moved, (u64, u64)), Error> {
     let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
-    let mut inserted = 0;
+    let mut moved = Moved::default();
     let mut results = (0, 0);
     if batch.rows > 0 {
         let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
         copy.send(batch.copy.as_slice()).await?;
         copy.finish().await?;
-        inserted = sqlx::query(&STAGE.move_rows)
-            .bind(org)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        moved = match dedup {
+            Dedup::Record => Moved {
+                molecules: sqlx::query(&STAGE.move_rows)
+                    .bind(org)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                occurrences: 0,
+            },
+            Dedup::Structure => super::structure::move_by_structure(&mut tx, org).await?,
+        };
         if let Some(job) = job {
             let (n, unscored): (i64, i64) = sqlx::query_as(&STAGE.job_results)
                 .bind(org)
@@ -500,5 +528,5 @@ async fn write_batch(
         }
     }
     tx.commit().await?;
-    Ok((inserted, results.0, results.1))
+    Ok((moved, results))
 }

@@ -32,6 +32,7 @@ use crate::chem::Properties;
 use crate::error::{Error, Reject};
 use crate::formats::split::Chunk;
 use crate::formats::Format;
+use crate::identity::{Identity, IdentityMode};
 use crate::source::{FileJob, Root};
 use crossbeam_channel::{bounded, Receiver};
 use stats::{RejectLog, Stats};
@@ -59,7 +60,11 @@ pub struct Record {
     pub index: u64,
     pub line: u64,
     pub title: String,
-    pub smiles: Option<String>,
+    /// Canonical isomeric SMILES and structure key, or why there is none
+    /// (all empty with `--identity off`).
+    pub identity: Identity,
+    /// The identity mode the record was computed with.
+    pub identity_mode: IdentityMode,
     pub fields: Vec<(String, String)>,
     pub props: Properties,
     /// blake3 of the record text, line endings and trailing blanks normalised.
@@ -238,6 +243,8 @@ pub struct Options {
     pub budget: ErrorBudget,
     /// Read only the files of this shard (`load --shard I/N`).
     pub shard: Option<shard::Shard>,
+    /// Which chemical identity the parse stage computes (`--identity`).
+    pub identity: IdentityMode,
 }
 
 /// How many rejected records a run tolerates before it stops
@@ -295,6 +302,7 @@ impl Default for Options {
             cancel: Cancel::new(),
             budget: ErrorBudget::default(),
             shard: None,
+            identity: IdentityMode::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::chem;
 use crate::error::{Original, ParseError, Reject};
 use crate::formats::split::{Chunk, Span};
 use crate::formats::Format;
+use crate::identity::{identify, IdentityMode};
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub(super) fn parse_stage(
                 let outcomes: Vec<Outcome> = chunk
                     .spans
                     .par_iter()
-                    .map(|span| process(&f, &chunk, span, encoder))
+                    .map(|span| process(&f, &chunk, span, encoder, options.identity))
                     .collect();
                 let counts = per_file.entry(Arc::as_ptr(&f)).or_default();
                 for o in &outcomes {
@@ -95,13 +96,14 @@ pub(super) fn parse_stage(
     }
 }
 
-/// Parse one record, compute its chemistry and hash. Never panics: a reader
+/// Parse one record, compute its chemistry, identity and hash. Never panics: a reader
 /// bug rejects the record, not the run.
 pub fn process(
     file: &FileInfo,
     chunk: &Chunk,
     span: &Span,
     encoder: Option<&dyn Encoder>,
+    identity: IdentityMode,
 ) -> Outcome {
     let reject = |e: ParseError| {
         let mut r = Reject::record(file.job.display.clone(), span.index, &e);
@@ -139,11 +141,14 @@ pub fn process(
         }
     }
     let props = chem::properties(&parsed.mol);
+    // Canonicalisation runs here, in the parallel stage, per record.
+    let id = identify(identity, format, bytes, &parsed);
     let mut record = Record {
         index: span.index,
         line: span.line,
         title: parsed.title,
-        smiles: parsed.smiles,
+        identity: id,
+        identity_mode: identity,
         fields: parsed.fields,
         props,
         hash: record_hash(bytes),

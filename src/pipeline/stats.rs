@@ -33,6 +33,8 @@ pub struct Stats {
     pub records_rejected: AtomicU64,
     pub records_inserted: AtomicU64,
     pub records_duplicate: AtomicU64,
+    /// New records of structures already loaded (`--dedup structure`).
+    pub records_structure_duplicate: AtomicU64,
     /// Database batches written again after a transient fault.
     pub batches_retried: AtomicU64,
     /// Docking results recorded (`--docking-job`), and those without a score.
@@ -76,6 +78,7 @@ impl Stats {
             records_rejected: g(&self.records_rejected),
             records_inserted: g(&self.records_inserted),
             records_duplicate: g(&self.records_duplicate),
+            records_structure_duplicate: g(&self.records_structure_duplicate),
             batches_retried: g(&self.batches_retried),
             job_results: g(&self.job_results),
             poses_without_score: g(&self.poses_without_score),
@@ -127,6 +130,7 @@ pub struct Summary {
     pub records_rejected: u64,
     pub records_inserted: u64,
     pub records_duplicate: u64,
+    pub records_structure_duplicate: u64,
     pub batches_retried: u64,
     pub job_results: u64,
     pub poses_without_score: u64,
@@ -153,8 +157,12 @@ impl Summary {
         if run.is_some() {
             let _ = writeln!(
                 o,
-                "  records   {} parsed, {} inserted, {} duplicate, {} rejected",
-                s.records_parsed, s.records_inserted, s.records_duplicate, s.records_rejected
+                "  records   {} parsed, {} inserted, {} duplicate, {} structure duplicate, {} rejected",
+                s.records_parsed,
+                s.records_inserted,
+                s.records_duplicate,
+                s.records_structure_duplicate,
+                s.records_rejected
             );
         } else {
             let _ = writeln!(

@@ -21,6 +21,7 @@ pub use scan::{scan, ScanReport, ScanRequest};
 pub use verify::{verify, VerifyReport, VerifyRequest};
 
 use crate::error::{Error, Result};
+use crate::identity::IdentityMode;
 use crate::pipeline::Options;
 use crate::source::Root;
 
@@ -31,6 +32,8 @@ pub struct Tuning {
     pub threads: Option<usize>,
     /// Files read at once (default: 2 on local disk, 8 from object stores).
     pub readers: Option<usize>,
+    /// Which chemical identity the parse stage computes.
+    pub identity: IdentityMode,
 }
 
 /// What a person sees on stderr while a run goes.
@@ -71,6 +74,7 @@ pub(crate) fn pipeline_options(t: &Tuning, roots: &[Root]) -> Options {
     if let Some(n) = t.readers {
         o.readers = n.max(1);
     }
+    o.identity = t.identity;
     o
 }
 

@@ -1,0 +1,166 @@
+//! A reader's [`chem::Molecule`] as the molecule RDKit's mol-file reader
+//! builds (`MolFromMolBlock` with its defaults), in chematic's model: atoms
+//! with their hydrogen counts fixed by the same valence model that gives
+//! the formula, bonds with their orders, and stereo perceived the way RDKit
+//! perceives it from a mol block — tetrahedral centres from wedges and
+//! hashes (2D) or from the coordinates (3D), double bonds from the
+//! coordinates.
+
+use super::IdentityError;
+use crate::chem::{self, BondOrder, BondStereo, HydrogenRule, Molecule};
+use chematic_core::{
+    Atom, AtomIdx, BondIdx, BondOrder as COrder, Chirality, Element, MoleculeBuilder,
+    STEREO_H_SENTINEL,
+};
+use std::collections::HashSet;
+
+/// RDKit's `ZERO_VOLUME_TOL` of `assignChiralTypesFrom3D`.
+const ZERO_VOLUME_TOL: f64 = 0.1;
+
+/// Build the chematic molecule, stereo included.
+pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
+    let n = mol.atoms.len();
+    let mut b = MoleculeBuilder::with_capacity(n, mol.bonds.len());
+    // Atoms on an aromatic bond are aromatic (MDL bond type 4).
+    let mut aromatic = vec![false; n];
+    for bond in &mol.bonds {
+        if bond.order == BondOrder::Aromatic {
+            aromatic[bond.a as usize] = true;
+            aromatic[bond.b as usize] = true;
+        }
+    }
+    for (i, a) in mol.atoms.iter().enumerate() {
+        let mut atom = if a.z == chem::elements::DUMMY {
+            Atom::wildcard()
+        } else {
+            let element = Element::from_atomic_number(a.z)
+                .ok_or_else(|| IdentityError::Unsupported(format!("element {}", a.z)))?;
+            Atom::new(element)
+        };
+        atom.isotope = (a.isotope > 0).then_some(a.isotope);
+        atom.charge = a.charge;
+        atom.aromatic = a.aromatic || aromatic[i];
+        let implicit = match a.implicit_h {
+            HydrogenRule::AsWritten => 0,
+            HydrogenRule::MdlValence => chem::mdl_implicit_h(a),
+            HydrogenRule::SmilesOrganic => chem::smiles_implicit_h(a, a.aromatic),
+        };
+        let h = u8::try_from(implicit + u32::from(a.attached_h))
+            .map_err(|_| IdentityError::Unsupported("more than 255 hydrogens on an atom".into()))?;
+        atom.hydrogen_count = Some(h);
+        b.add_atom(atom);
+    }
+    let mut wedged = Vec::new();
+    let mut either_double = HashSet::new();
+    for bond in &mol.bonds {
+        let order = match (bond.order, bond.stereo) {
+            (BondOrder::Single, BondStereo::Wedge) => COrder::Up,
+            (BondOrder::Single, BondStereo::Hash) => COrder::Down,
+            (BondOrder::Single, _) => COrder::Single,
+            (BondOrder::Double, _) => COrder::Double,
+            (BondOrder::Triple, _) => COrder::Triple,
+            (BondOrder::Quadruple, _) => COrder::Quadruple,
+            (BondOrder::Aromatic, _) => COrder::Aromatic,
+            (BondOrder::Any, _) => {
+                return Err(IdentityError::Unsupported(
+                    "query bond (any order): no SMILES bond".into(),
+                ))
+            }
+            (BondOrder::Zero, _) => {
+                return Err(IdentityError::Unsupported(
+                    "zero-order (coordination or hydrogen) bond".into(),
+                ))
+            }
+        };
+        let idx = b
+            .add_bond(AtomIdx(bond.a), AtomIdx(bond.b), order)
+            .map_err(|e| IdentityError::Unsupported(format!("bond: {e:?}")))?;
+        if matches!(order, COrder::Up | COrder::Down) {
+            wedged.push(idx);
+        }
+        if bond.order == BondOrder::Double && bond.stereo == BondStereo::CisTransEither {
+            either_double.insert(idx);
+        }
+    }
+    let mut out = b.build();
+    let coords: Option<Vec<[f64; 3]>> = mol.atoms.iter().map(|a| a.coords).collect();
+    let Some(coords) = coords else {
+        unwedge(&mut out, &wedged);
+        return Ok(out);
+    };
+    // RDKit: a conformer with any z off zero is 3D; its wedges are ignored.
+    if coords.iter().any(|c| c[2].abs() > 1e-4) {
+        unwedge(&mut out, &wedged);
+        chirality_from_3d(&mut out, &coords);
+        let xyz: Vec<(f64, f64, f64)> = coords.iter().map(|c| (c[0], c[1], c[2])).collect();
+        // The 3D entry point takes no "either" set: such double bonds sit
+        // out the perception as aromatic for its duration.
+        for &b in &either_double {
+            out.set_bond_order(b, COrder::Aromatic);
+        }
+        chematic_perception::apply_ez_directions_from_3d(&mut out, &xyz);
+        for &b in &either_double {
+            out.set_bond_order(b, COrder::Double);
+        }
+    } else {
+        let xy: Vec<(f64, f64)> = coords.iter().map(|c| (c[0], c[1])).collect();
+        chematic_perception::apply_ctab_local_parity_from_wedges_with_diagnostics(&mut out, &xy);
+        // RDKit clears the wedges once atom stereo is perceived, then
+        // perceives double bonds from the coordinates.
+        unwedge(&mut out, &wedged);
+        chematic_perception::apply_ez_directions_from_2d_ex(&mut out, &xy, &either_double);
+    }
+    Ok(out)
+}
+
+fn unwedge(mol: &mut chematic_core::Molecule, wedged: &[BondIdx]) {
+    for &b in wedged {
+        mol.set_bond_order(b, COrder::Single);
+    }
+}
+
+/// RDKit's `assignChiralTypesFrom3D`: every atom with three or four
+/// neighbours (S, Se, P, As: three; others: four in all, hydrogens
+/// counted) gets the tag of the signed volume of its first three
+/// neighbours; legacy stereo perception later keeps only true centres.
+fn chirality_from_3d(mol: &mut chematic_core::Molecule, coords: &[[f64; 3]]) {
+    let atoms: Vec<AtomIdx> = mol.atoms().map(|(i, _)| i).collect();
+    for idx in atoms {
+        let nbs: Vec<u32> = mol.neighbors(idx).map(|(nb, _)| nb.0).collect();
+        let atom = mol.atom(idx);
+        let h = u32::from(atom.hydrogen_count.unwrap_or(0));
+        let total = nbs.len() as u32 + h;
+        if nbs.len() < 3 || total > 4 || atom.wildcard {
+            continue;
+        }
+        let z = atom.element.atomic_number();
+        if !matches!(z, 15 | 16 | 33 | 34) && total != 4 {
+            continue;
+        }
+        let p0 = coords[idx.0 as usize];
+        let v = |k: usize| {
+            let p = coords[nbs[k] as usize];
+            [p[0] - p0[0], p[1] - p0[1], p[2] - p0[2]]
+        };
+        let (v1, v2, v3) = (v(0), v(1), v(2));
+        let cross = [
+            v2[1] * v3[2] - v2[2] * v3[1],
+            v2[2] * v3[0] - v2[0] * v3[2],
+            v2[0] * v3[1] - v2[1] * v3[0],
+        ];
+        let vol = v1[0] * cross[0] + v1[1] * cross[1] + v1[2] * cross[2];
+        let chirality = if vol < -ZERO_VOLUME_TOL {
+            Chirality::Clockwise
+        } else if vol > ZERO_VOLUME_TOL {
+            Chirality::CounterClockwise
+        } else {
+            continue;
+        };
+        let mut order = nbs;
+        if h == 1 {
+            order.push(STEREO_H_SENTINEL);
+        }
+        mol.set_chirality(idx, chirality);
+        mol.set_stereo_neighbor_order(idx, order);
+    }
+}

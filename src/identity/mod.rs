@@ -1,0 +1,185 @@
+//! Chemical identity: the canonical isomeric SMILES of every molecule,
+//! written as RDKit writes it (`Chem.MolToSmiles` of the molecule RDKit's
+//! own reader makes of the record, sanitized, hydrogens removed), and the
+//! structure key derived from it.
+//!
+//! The canonicaliser is `chematic-smiles` (a port of RDKit's), pinned to an
+//! exact version: [`IDENTITY_VERSION`] names it and is stored with every
+//! key, so a change of strings is detectable. Per format:
+//! - **SDF**: the reader's graph ([`graph`]), hydrogens by the MDL valence
+//!   model (the one that gives the formula), stereo from wedges (2D) or
+//!   coordinates (3D);
+//! - **SMILES**: the record's SMILES text, parsed again by chematic;
+//! - **MOL2** and **PDB**: the record's text through chematic's ports of
+//!   RDKit's MOL2 and PDB readers (Tripos types and charges, residue
+//!   templates);
+//! - **PDBQT** and chemfiles frames: no SMILES (no bond orders), with the
+//!   reason.
+
+mod graph;
+
+use crate::formats::{Format, Parsed};
+
+/// Which identity a run computes (`--identity`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IdentityMode {
+    /// No identity work: SMILES, key and version stay NULL.
+    Off,
+    /// Canonical SMILES and the structure key.
+    #[default]
+    Smiles,
+    /// As `Smiles`, plus InChI and InChIKey (cargo feature `inchi`).
+    Inchi,
+}
+
+/// The canonicaliser behind every string: a new version may write other
+/// strings, so keys of another version are not comparable.
+pub const IDENTITY_VERSION: &str =
+    "chematic-smiles 1.2.1 (RDKit 2026.03 canonical isomeric SMILES)";
+
+/// PDB models larger than this get no SMILES (see [`canonical_smiles`]).
+pub const MAX_PDB_ATOMS: usize = 20_000;
+
+/// Why a molecule has no SMILES.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// The format carries no bond orders (PDBQT, frames).
+    #[error("no SMILES: {0}")]
+    NoBondOrders(&'static str),
+    /// RDKit itself refuses the molecule (valence, kekulization).
+    #[error("no SMILES: RDKit would refuse the molecule: {0}")]
+    Sanitization(String),
+    /// Beyond what the canonicaliser models (query bonds, …).
+    #[error("no SMILES: unsupported: {0}")]
+    Unsupported(String),
+    /// A SMILES was made but holds characters the `smiles_string` domain
+    /// refuses.
+    #[error("SMILES outside the smiles_string domain: {0}")]
+    Domain(String),
+}
+
+/// The identity of one molecule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Canonical isomeric SMILES; `None` with `error` set.
+    pub smiles: Option<String>,
+    /// blake3 of the canonical SMILES.
+    pub key: Option<[u8; 32]>,
+    pub error: Option<String>,
+}
+
+/// Compute the identity of a parsed record (`text` is the record's own
+/// text). Never panics: a canonicaliser panic is an error, not a crash.
+pub fn identify(mode: IdentityMode, format: Format, text: &[u8], parsed: &Parsed) -> Identity {
+    if mode == IdentityMode::Off {
+        return Identity::default();
+    }
+    let result = std::panic::catch_unwind(|| canonical_smiles(format, text, parsed))
+        .unwrap_or_else(|_| Err(IdentityError::Unsupported("canonicaliser panicked".into())));
+    match result.and_then(|s| {
+        if valid_smiles_chars(&s) {
+            Ok(s)
+        } else {
+            Err(IdentityError::Domain(s))
+        }
+    }) {
+        Ok(s) => Identity {
+            key: Some(structure_key(&s)),
+            smiles: Some(s),
+            error: None,
+        },
+        Err(e) => Identity {
+            smiles: None,
+            key: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// The structure key: blake3 of the canonical SMILES.
+pub fn structure_key(smiles: &str) -> [u8; 32] {
+    *blake3::hash(smiles.as_bytes()).as_bytes()
+}
+
+/// The design's `smiles_string` domain: only these characters.
+pub fn valid_smiles_chars(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/".contains(&b))
+}
+
+/// The canonical SMILES of a record, as RDKit writes it.
+pub fn canonical_smiles(
+    format: Format,
+    text: &[u8],
+    parsed: &Parsed,
+) -> Result<String, IdentityError> {
+    let rd = |e: chematic_smiles::RdkitSmilesError| match e {
+        chematic_smiles::RdkitSmilesError::Sanitization(s) => IdentityError::Sanitization(s),
+        chematic_smiles::RdkitSmilesError::Unsupported(s) => IdentityError::Unsupported(s),
+    };
+    let utf8 = || {
+        std::str::from_utf8(text)
+            .map_err(|_| IdentityError::Unsupported("record text is not UTF-8".into()))
+    };
+    match format {
+        Format::Sdf => {
+            let mol = graph::to_chematic(&parsed.mol)?;
+            chematic_smiles::rdkit_canonical_smiles(&mol).map_err(rd)
+        }
+        Format::Smiles => {
+            let smiles = parsed
+                .smiles
+                .as_deref()
+                .ok_or(IdentityError::Unsupported("no SMILES text".into()))?;
+            let mol = chematic_smiles::parse(smiles)
+                .map_err(|e| IdentityError::Sanitization(e.to_string()))?;
+            chematic_smiles::rdkit_canonical_smiles(&mol).map_err(rd)
+        }
+        Format::Mol2 => chematic_smiles::rdkit_mol_from_mol2_block(utf8()?, true, true, true)
+            .map(|m| m.smiles)
+            .map_err(rd),
+        // RDKit's proximity bonding is quadratic in this port: a box of
+        // tens of thousands of waters would hold up its chunk for seconds.
+        Format::Pdb if parsed.mol.atoms.len() > MAX_PDB_ATOMS => {
+            Err(IdentityError::Unsupported(format!(
+                "model of {} atoms (identity is computed up to {MAX_PDB_ATOMS})",
+                parsed.mol.atoms.len()
+            )))
+        }
+        Format::Pdb => {
+            match chematic_smiles::rdkit_mol_from_pdb_block(utf8()?, true, true, 0, true) {
+                Ok(Some(m)) => Ok(m.smiles),
+                Ok(None) => Err(IdentityError::Sanitization(
+                    "no molecule in the model".into(),
+                )),
+                Err(e) => Err(rd(e)),
+            }
+        }
+        Format::Pdbqt => Err(IdentityError::NoBondOrders(
+            "PDBQT has AutoDock atom types and no bond orders",
+        )),
+        Format::Other(_) => Err(IdentityError::NoBondOrders(
+            "chemfiles frames have no bond orders",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smiles_records_are_canonical() {
+        let parsed = crate::formats::smiles::parse(b"OC(=O)[C@@H]1CCCN1 proline", 1)
+            .unwrap()
+            .unwrap();
+        let id = identify(IdentityMode::Smiles, Format::Smiles, b"", &parsed);
+        assert_eq!(id.smiles.as_deref(), Some("O=C(O)[C@@H]1CCCN1"));
+        assert_eq!(id.key, Some(structure_key("O=C(O)[C@@H]1CCCN1")));
+        assert_eq!(
+            identify(IdentityMode::Off, Format::Smiles, b"", &parsed),
+            Identity::default()
+        );
+    }
+}
