@@ -171,3 +171,57 @@ async fn an_unreadable_receptor_is_an_error_before_anything_is_written(pool: PgP
         "nothing written"
     );
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn vina_pdbqt_poses_carry_their_scores_and_meeko_smiles(pool: PgPool) {
+    let url = url_of(&pool);
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "meeko__test__rdkitmol_from_docking_data__vina-result-ethanol.pdbqt",
+        "prolif__vina__vina_output_ligand_1.pdbqt",
+        "prolif__vina__vina_output_ligand_2.pdbqt",
+    ] {
+        std::fs::copy(corpus().join("pdbqt").join(f), dir.path().join(f)).unwrap();
+    }
+    // scan shows the scores as numbers in `properties`.
+    let path = dir.path().to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || molingest(None, &["scan", &path, "--jsonl"]))
+        .await
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let ethanol = lines
+        .iter()
+        .find(|l| l["path"].as_str().unwrap().contains("ethanol"))
+        .unwrap();
+    assert_eq!(ethanol["properties"]["vina_affinity"], -2.7, "{ethanol}");
+    assert_eq!(
+        ethanol["smiles"], "CCO",
+        "Meeko's REMARK SMILES gives the identity"
+    );
+    let out = molingest_async(
+        &url,
+        &[
+            "load",
+            dir.path().to_str().unwrap(),
+            "--org",
+            "acme",
+            "--create-org",
+            "--json",
+            "--docking-job",
+            "vina",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["poses_without_score"], 0, "{v}");
+    let rows: Vec<(f64, Value)> =
+        sqlx::query_as("SELECT score, data FROM job_results ORDER BY score")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len() as u64, v["job_results"].as_u64().unwrap());
+    assert_eq!(rows[0].0, -11.8, "ligand 1's best pose");
+    assert!(rows[0].1["vina_rmsd_ub"].is_number());
+    assert!(rows.iter().any(|r| r.0 == -2.7 && r.1["pose_rank"] == 1.0));
+}

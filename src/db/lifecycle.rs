@@ -22,6 +22,7 @@ pub const ORG_TABLES: &[(&str, &str)] = &[
     ("pipeline_executions", "id"),
     ("molecules", "id"),
     ("molecule_properties", "molecule_id"),
+    ("molecule_occurrences", "content_hash"),
     ("docking_jobs", "id"),
     ("job_executions", "id"),
     ("job_results", "id"),

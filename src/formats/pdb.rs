@@ -37,7 +37,12 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
     let mut serials = Vec::new();
     let mut conect: Vec<(u32, Vec<u32>, u64)> = Vec::new();
     let (mut header, mut compnd) = (String::new(), String::new());
+    let mut name = String::new();
     for (no, line) in lines(record, first_line) {
+        if line.starts_with(b"REMARK") || line.starts_with(b"MODEL") {
+            docking_remark(line, &mut out, &mut name);
+            continue;
+        }
         if line.starts_with(b"HEADER") && header.is_empty() {
             header = text(line.get(10..).unwrap_or_default()).trim().to_owned();
             continue;
@@ -108,7 +113,10 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
             .and_then(|t| t.trim().parse().ok());
         serials.push(serial.unwrap_or(0));
     }
-    out.title = if !header.is_empty() { header } else { compnd };
+    out.title = [header, compnd, name]
+        .into_iter()
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
     if !conect.is_empty() {
         let index: HashMap<u32, usize> = serials.iter().enumerate().map(|(i, &s)| (s, i)).collect();
         if flavour == Flavour::Pdb {
@@ -117,6 +125,53 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
         conect_bonds(&mut out, &index, &conect)?;
     }
     Ok(out)
+}
+
+/// What docking programs leave in REMARK lines, as data fields: AutoDock
+/// Vina / QVina scores per MODEL (`VINA RESULT: affinity rmsd_lb rmsd_ub`,
+/// `INTER + INTRA`, `INTER`, `INTRA`, `UNBOUND`), the pose rank (the MODEL
+/// number), Meeko's `SMILES`, `SMILES IDX` and `H PARENT` (which give a
+/// PDBQT ligand its bond orders: its SMILES becomes the record's SMILES),
+/// and the ligand's `Name =`.
+fn docking_remark(line: &[u8], out: &mut Parsed, name: &mut String) {
+    let t = text(line);
+    let field =
+        |out: &mut Parsed, k: &str, v: &str| out.fields.push((k.to_owned(), v.trim().to_owned()));
+    if let Some(n) = t.strip_prefix("MODEL") {
+        if !n.trim().is_empty() {
+            field(out, "pose_rank", n);
+        }
+        return;
+    }
+    let Some(rest) = t.strip_prefix("REMARK") else {
+        return;
+    };
+    let rest = rest.trim_start();
+    if let Some(v) = rest.strip_prefix("VINA RESULT:") {
+        for (k, x) in ["vina_affinity", "vina_rmsd_lb", "vina_rmsd_ub"]
+            .iter()
+            .zip(v.split_whitespace())
+        {
+            field(out, k, x);
+        }
+    } else if let Some(v) = rest.strip_prefix("INTER + INTRA:") {
+        field(out, "vina_inter_intra", v);
+    } else if let Some(v) = rest.strip_prefix("INTER:") {
+        field(out, "vina_inter", v);
+    } else if let Some(v) = rest.strip_prefix("INTRA:") {
+        field(out, "vina_intra", v);
+    } else if let Some(v) = rest.strip_prefix("UNBOUND:") {
+        field(out, "vina_unbound", v);
+    } else if let Some(v) = rest.strip_prefix("SMILES IDX") {
+        field(out, "smiles_idx", v);
+    } else if let Some(v) = rest.strip_prefix("SMILES ") {
+        field(out, "SMILES", v);
+        out.smiles = Some(v.trim().to_owned()).filter(|s| !s.is_empty());
+    } else if let Some(v) = rest.strip_prefix("H PARENT") {
+        field(out, "h_parent", v);
+    } else if let Some(v) = rest.strip_prefix("Name =") {
+        *name = v.trim().to_owned();
+    }
 }
 
 /// Bonds from CONECT records: one per atom pair, its order the most times
@@ -328,6 +383,33 @@ fn pdbqt_atom(line: &[u8]) -> Option<Pseudo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vina_and_meeko_remarks_are_data_fields() {
+        let t = "MODEL 2\nREMARK VINA RESULT:      -2.7      1.100      2.300\n\
+                 REMARK INTER + INTRA:          -3.1\nREMARK INTER:  -2.9\nREMARK INTRA: -0.2\n\
+                 REMARK UNBOUND: -0.3\nREMARK SMILES CCO\nREMARK SMILES IDX 1 1 2 2 3 3\n\
+                 REMARK H PARENT 3 4\nREMARK Name = ethanol\n\
+                 HETATM    1  C1  UNL     1       0.000   0.000   0.000  1.00  0.00     0.1 C \n\
+                 ENDMDL\n";
+        let p = parse(t.as_bytes(), 1, Flavour::Pdbqt).unwrap();
+        let get = |k: &str| {
+            p.fields
+                .iter()
+                .find(|(f, _)| f == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("pose_rank"), Some("2"));
+        assert_eq!(get("vina_affinity"), Some("-2.7"));
+        assert_eq!(get("vina_rmsd_ub"), Some("2.300"));
+        assert_eq!(get("vina_inter_intra"), Some("-3.1"));
+        assert_eq!(get("vina_inter"), Some("-2.9"));
+        assert_eq!(get("vina_intra"), Some("-0.2"));
+        assert_eq!(get("vina_unbound"), Some("-0.3"));
+        assert_eq!(get("smiles_idx"), Some("1 1 2 2 3 3"));
+        assert_eq!(p.smiles.as_deref(), Some("CCO"));
+        assert_eq!(p.title, "ethanol");
+    }
     use crate::chem;
 
     fn formula(t: &str, f: Flavour) -> String {

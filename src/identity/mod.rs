@@ -156,9 +156,18 @@ pub fn canonical_smiles(
                 Err(e) => Err(rd(e)),
             }
         }
-        Format::Pdbqt => Err(IdentityError::NoBondOrders(
-            "PDBQT has AutoDock atom types and no bond orders",
-        )),
+        // Meeko writes the ligand's SMILES in a REMARK: that gives the bond
+        // orders PDBQT lacks.
+        Format::Pdbqt => match parsed.smiles.as_deref() {
+            Some(smiles) => {
+                let mol = chematic_smiles::parse(smiles)
+                    .map_err(|e| IdentityError::Sanitization(e.to_string()))?;
+                chematic_smiles::rdkit_canonical_smiles(&mol).map_err(rd)
+            }
+            None => Err(IdentityError::NoBondOrders(
+                "PDBQT has AutoDock atom types and no bond orders (and no Meeko REMARK SMILES)",
+            )),
+        },
         Format::Other(_) => Err(IdentityError::NoBondOrders(
             "chemfiles frames have no bond orders",
         )),
