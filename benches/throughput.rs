@@ -72,6 +72,13 @@ fn main() -> Result<()> {
     let db = Bench::create(&rt, &server, "main")?;
     let first = db.load(&main_corpus)?;
     let again = db.load(&main_corpus)?;
+    let off = {
+        let db = Bench::create(&rt, &server, "off")?;
+        let r = db.load_with(&main_corpus, &["--identity", "off"])?;
+        db.drop_db(&rt)?;
+        r
+    };
+    let peer = peer_runs(&rt, &server, &main_corpus)?;
     let floor = rt.block_on(floor(&server, &db))?;
     let rate = |d: Duration| molecules as f64 / d.as_secs_f64();
     println!("| what | seconds | molecules/s | ratio |");
@@ -93,6 +100,25 @@ fn main() -> Result<()> {
         rate(floor.plain),
         first.wall.as_secs_f64() / floor.plain.as_secs_f64()
     );
+    println!(
+        "| molingest load, `--identity off` | {:.2} | {:.0} | — |",
+        off.wall.as_secs_f64(),
+        rate(off.wall)
+    );
+    if let Some((plain, smiles)) = peer {
+        println!(
+            "| peer: RDKit + psycopg COPY (benches/peer) | {plain:.2} | {:.0} | molingest `--identity off` {:.2}× faster |",
+            molecules as f64 / plain,
+            plain / off.wall.as_secs_f64()
+        );
+        println!(
+            "| peer with RDKit canonical SMILES (`--smiles`) | {smiles:.2} | {:.0} | molingest (identity on) {:.2}× faster |",
+            molecules as f64 / smiles,
+            smiles / first.wall.as_secs_f64()
+        );
+    } else {
+        println!("| peer | — | — | not run: python3 with rdkit, psycopg and blake3 is needed |");
+    }
     println!(
         "| molingest load, re-run (nothing changed) | {:.2} | — | {:.1} % of first |",
         again.wall.as_secs_f64(),
@@ -180,9 +206,67 @@ fn row_scan(name: &str, r: &Run) {
     );
 }
 
+/// The peer (benches/peer/peer_rdkit_copy.py: RDKit, 2 processes, psycopg
+/// COPY) on the same corpus, plain and with canonical SMILES, each into a
+/// fresh database with its own table. `None` when its Python modules are
+/// missing.
+fn peer_runs(
+    rt: &tokio::runtime::Runtime,
+    server: &str,
+    corpus: &Path,
+) -> Result<Option<(f64, f64)>> {
+    let ok = Command::new("python3")
+        .args(["-c", "import rdkit, psycopg, blake3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        return Ok(None);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let schema = std::fs::read_to_string(root.join("benches/peer/schema.sql"))?
+        .replace(":tbl", "molecules")
+        .replace(":persistence", "");
+    let mut times = Vec::new();
+    for (tag, extra) in [("peer", None), ("peers", Some("--smiles"))] {
+        let name = format!("molingest_bench_{}_{tag}", std::process::id());
+        rt.block_on(async {
+            let mut c = fresh_database(server, &name).await?;
+            let _ = &mut c;
+            let mut db = PgConnection::connect(&with_database(server, &name)).await?;
+            sqlx::raw_sql(&schema).execute(&mut db).await?;
+            db.close().await?;
+            Ok::<_, Box<dyn std::error::Error>>(())
+        })?;
+        let dsn = format!("host=127.0.0.1 user=postgres dbname={name}");
+        let start = Instant::now();
+        let mut cmd = Command::new("python3");
+        cmd.arg(root.join("benches/peer/peer_rdkit_copy.py"))
+            .arg(corpus)
+            .args(["--dsn", &dsn]);
+        if let Some(e) = extra {
+            cmd.arg(e);
+        }
+        let out = cmd.output()?;
+        if !out.status.success() {
+            return Err(format!("peer: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        times.push(start.elapsed().as_secs_f64());
+        rt.block_on(async {
+            let mut c = PgConnection::connect(server).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        })?;
+    }
+    Ok(Some((times[0], times[1])))
+}
+
 /// This build against another one (`BENCH_BASELINE=path/to/molingest`),
 /// interleaved, three rounds each: parse-only and a first load into a fresh
-/// database (each binary migrates its own), medians and ratios.
+/// database (each binary migrates its own), medians and ratios. This build
+/// runs with the arguments in `BENCH_THIS_ARGS` (e.g. `--identity off`, to
+/// compare with a build that computed no identity).
 fn baseline_table(
     rt: &tokio::runtime::Runtime,
     server: &str,
@@ -196,12 +280,17 @@ fn baseline_table(
         v[v.len() / 2]
     };
     let (mut scan_a, mut scan_b, mut load_a, mut load_b) = (vec![], vec![], vec![], vec![]);
+    let this_args = std::env::var("BENCH_THIS_ARGS").unwrap_or_default();
+    let this_args: Vec<&str> = this_args.split_whitespace().collect();
     for round in 0..3 {
-        scan_a.push(scan_with(this, corpus)?.wall.as_secs_f64());
+        scan_a.push(scan_args(this, corpus, &this_args)?.wall.as_secs_f64());
         scan_b.push(scan_with(baseline, corpus)?.wall.as_secs_f64());
-        for (bin, out, tag) in [(this, &mut load_a, "a"), (baseline, &mut load_b, "b")] {
+        for (bin, out, tag, extra) in [
+            (this, &mut load_a, "a", &this_args[..]),
+            (baseline, &mut load_b, "b", &[][..]),
+        ] {
             let db = Bench::create_with(rt, server, &format!("base{round}{tag}"), bin)?;
-            out.push(db.load(corpus)?.wall.as_secs_f64());
+            out.push(db.load_with(corpus, extra)?.wall.as_secs_f64());
             db.drop_db(rt)?;
         }
     }
@@ -240,7 +329,14 @@ fn scan_of(path: &Path) -> Result<Run> {
 }
 
 fn scan_with(bin: &Path, path: &Path) -> Result<Run> {
-    run(Command::new(bin).args(["scan", "--json", "-q"]).arg(path))
+    scan_args(bin, path, &[])
+}
+
+fn scan_args(bin: &Path, path: &Path, extra: &[&str]) -> Result<Run> {
+    run(Command::new(bin)
+        .args(["scan", "--json", "-q"])
+        .args(extra)
+        .arg(path))
 }
 
 /// Run the molingest binary; its JSON summary, wall time and peak RSS.
@@ -344,8 +440,13 @@ impl Bench {
     }
 
     fn load(&self, dir: &Path) -> Result<Run> {
+        self.load_with(dir, &[])
+    }
+
+    fn load_with(&self, dir: &Path, extra: &[&str]) -> Result<Run> {
         run(Command::new(&self.bin)
             .args(["load", "--org", "bench", "--json", "-q"])
+            .args(extra)
             .arg(dir)
             .env("DATABASE_URL", &self.url))
     }
@@ -415,18 +516,33 @@ struct Floor {
 /// transaction as the tenant; (2) plain COPY into the final tables as owner.
 async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
     let mut src = PgConnection::connect(&loaded.url).await?;
+    // The staged rows, column for column as the load stages them.
+    use molingest::db::row::{Dest, COLUMNS};
+    let select: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| match c.dest {
+            Dest::Id => "m.id".to_owned(),
+            Dest::FileKey => "f.content_hash".to_owned(),
+            Dest::Molecules => format!("m.{}", c.name),
+            Dest::Properties => format!("p.{}", c.name),
+            Dest::Job => "NULL".to_owned(),
+        })
+        .collect();
     let staged = copy_out(
         &mut src,
-        "COPY (SELECT m.id, f.content_hash, m.content_hash, m.name, m.smiles, m.formula, m.molecular_weight,
-                      m.file_path, m.format, m.record_index, m.record_line, m.properties, p.atom_count,
-                      p.heavy_atom_count, p.hydrogen_count, p.implicit_h_count, p.bond_count, p.net_charge,
-                      p.average_mw
-               FROM molecules m JOIN molecule_properties p ON p.molecule_id = m.id
-               JOIN molecule_files f ON f.id = m.file_id) TO STDOUT",
+        &format!(
+            "COPY (SELECT {} FROM molecules m JOIN molecule_properties p ON p.molecule_id = m.id
+                   JOIN molecule_files f ON f.id = m.file_id) TO STDOUT",
+            select.join(", ")
+        ),
     )
     .await?;
-    let molecules = copy_out(&mut src, "COPY molecules TO STDOUT").await?;
-    let properties = copy_out(&mut src, "COPY molecule_properties TO STDOUT").await?;
+    let molecules = copy_out(&mut src, "COPY (SELECT * FROM molecules) TO STDOUT").await?;
+    let properties = copy_out(
+        &mut src,
+        "COPY (SELECT * FROM molecule_properties) TO STDOUT",
+    )
+    .await?;
     let files = copy_out(&mut src, "COPY molecule_files TO STDOUT").await?;
     let orgs = copy_out(&mut src, "COPY organizations TO STDOUT").await?;
     src.close().await?;
@@ -439,6 +555,10 @@ async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
         let mut db = PgConnection::connect(&url).await?;
         molingest::db::MIGRATOR.run(&mut db).await?;
         copy_in(&mut db, "COPY organizations FROM STDIN", &orgs).await?;
+        // Its partitions, as `org add` makes them.
+        sqlx::query("SELECT molingest_add_partitions(id) FROM organizations")
+            .execute(&mut db)
+            .await?;
         copy_in(&mut db, "COPY molecule_files FROM STDIN", &files).await?;
         let org: uuid::Uuid = sqlx::query_scalar("SELECT id FROM organizations")
             .fetch_one(&mut db)

@@ -42,6 +42,10 @@ pub struct Cli {
     /// (without it: the PG* variables if set, else the embedded database)
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Seconds to wait for the database to answer a connection attempt
+    /// (default: PGCONNECT_TIMEOUT, else 10).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
     /// Data directory of the embedded PostgreSQL (used when no database URL is given).
     #[arg(long, env = "MOLINGEST_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,

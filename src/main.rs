@@ -109,6 +109,9 @@ fn tuning(t: &cli::Tuning) -> Tuning {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if let Some(secs) = cli.connect_timeout {
+        molingest::db::connect::set_connect_timeout(secs);
+    }
     let database = Database {
         url: cli.database_url.clone(),
         data_dir: cli.data_dir.clone(),

@@ -632,3 +632,45 @@ async fn an_incremental_load_leaves_no_gin_pending_list(pool: PgPool) {
             .await;
     }
 }
+
+#[test]
+fn a_database_that_does_not_answer_fails_within_the_connect_timeout() {
+    // A port that accepts connections and never answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/chem");
+    let start = Instant::now();
+    let out = molingest(
+        Some(&url),
+        &[
+            "--connect-timeout",
+            "2",
+            "load",
+            "sample_data",
+            "--org",
+            "acme",
+            "--json",
+        ],
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["status"], "failed");
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains(&format!("127.0.0.1:{port}/chem")), "{error}");
+    assert!(error.contains("no answer within 2 s"), "{error}");
+    // A closed port fails at once, naming host and port.
+    drop(silent);
+    let start = Instant::now();
+    let out = molingest(Some(&url), &["load", "sample_data", "--org", "acme"]);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        show(&out)
+    );
+}

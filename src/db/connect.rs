@@ -220,6 +220,44 @@ pub async fn connection(url: &str, name: &str) -> Result<sqlx::PgConnection> {
     .await
 }
 
+/// How long a connection attempt may take before it is given up (seconds):
+/// `--connect-timeout`, else `PGCONNECT_TIMEOUT` (libpq's), else 10.
+static CONNECT_TIMEOUT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Set the connect timeout (the command line's `--connect-timeout`).
+pub fn set_connect_timeout(seconds: u64) {
+    CONNECT_TIMEOUT.store(seconds, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn connect_timeout() -> std::time::Duration {
+    let set = CONNECT_TIMEOUT.load(std::sync::atomic::Ordering::Relaxed);
+    let secs = if set > 0 {
+        set
+    } else {
+        std::env::var("PGCONNECT_TIMEOUT")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .unwrap_or(10)
+    };
+    // libpq: a timeout below 2 s is taken as 2 s.
+    std::time::Duration::from_secs(secs.max(2))
+}
+
+/// A connection for bookkeeping (file registration, run records, the run
+/// lock): its statements are small, so one that hangs for a minute means a
+/// database that stopped answering.
+pub async fn bookkeeping(url: &str, name: &str) -> Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    let o = options(url)?
+        .application_name(name)
+        .options([("statement_timeout", "60s")]);
+    with_fallback(o, |o: PgConnectOptions| async move {
+        sqlx::PgConnection::connect_with(&o).await
+    })
+    .await
+}
+
 /// Connect in the sslmode asked for, with libpq's second attempt for
 /// `allow` (plain, then TLS) and `prefer` (TLS, then plain) when the server
 /// refuses the first.
@@ -228,6 +266,15 @@ where
     F: Fn(PgConnectOptions) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
 {
+    let limit = connect_timeout();
+    let connect = |o: PgConnectOptions| {
+        let attempt = connect(o);
+        async move {
+            tokio::time::timeout(limit, attempt)
+                .await
+                .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut))
+        }
+    };
     let mode = o.get_ssl_mode();
     let (first, second) = match mode {
         PgSslMode::Allow => (PgSslMode::Disable, Some(PgSslMode::Require)),
@@ -277,6 +324,11 @@ fn explain(o: &PgConnectOptions, mode: PgSslMode, e: &sqlx::Error) -> Error {
             "TLS certificate verification failed (sslmode={}: the server's certificate \
              is not trusted by sslrootcert / PGSSLROOTCERT, or does not name the host): {reason}",
             mode_name(mode)
+        )
+    } else if matches!(e, sqlx::Error::PoolTimedOut) {
+        format!(
+            "no answer within {} s (--connect-timeout, PGCONNECT_TIMEOUT)",
+            connect_timeout().as_secs()
         )
     } else if matches!(e, sqlx::Error::Tls(_)) {
         format!("TLS failed (sslmode={}): {reason}", mode_name(mode))

@@ -1,7 +1,7 @@
 //! Run records (`pipeline_executions`) and the per-source advisory lock
 //! that keeps two loads of one source from writing at once.
 
-use super::{connection, tenant};
+use super::tenant;
 use crate::error::{Reject, Result};
 use crate::pipeline::stats::Summary;
 use crate::redact;
@@ -26,7 +26,7 @@ pub async fn try_lock_source(
     org: Uuid,
     source: &str,
 ) -> Result<Result<sqlx::PgConnection, sqlx::PgConnection>> {
-    let mut conn = connection(url, "molingest-lock").await?;
+    let mut conn = super::connect::bookkeeping(url, "molingest-lock").await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(source_lock_key(org, source))
         .fetch_one(&mut conn)

@@ -161,7 +161,7 @@ impl DbSink {
             docking_job,
             dedup,
         } = options;
-        let mut control = rt.block_on(super::connection(url, "molingest"))?;
+        let mut control = rt.block_on(super::connect::bookkeeping(url, "molingest"))?;
         let known: Arc<dyn Known> = if reread_all {
             Arc::new(NothingKnown)
         } else {

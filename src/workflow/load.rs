@@ -63,6 +63,8 @@ pub struct LoadReport {
     pub signal: Option<usize>,
     /// The run stopped because it broke its error budget.
     pub budget_exceeded: bool,
+    /// Every file or listing that failed, with its cause (the first 1,000).
+    pub failures: Vec<crate::error::Reject>,
     /// Per file read: records + rejected, and how it ended. A file cut short
     /// (a signal, the error budget) is not here: the next run reads it.
     pub files: Vec<FileDone>,
@@ -101,6 +103,7 @@ impl LoadReport {
         v["organization"] = self.organization.clone().into();
         v["status"] = self.status().into();
         v["files"] = serde_json::to_value(&self.files).unwrap_or_default();
+        v["failures"] = serde_json::to_value(&self.failures).unwrap_or_default();
         v["database"] = serde_json::to_value(&self.database).unwrap_or_default();
         if let Some(e) = &self.error {
             v["error"] = e.clone().into();
@@ -254,6 +257,11 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         error,
         signal,
         budget_exceeded,
+        failures: kept
+            .iter()
+            .filter(|r| r.record.is_none())
+            .cloned()
+            .collect(),
         files,
         database,
     })
