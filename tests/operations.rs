@@ -674,3 +674,65 @@ fn a_database_that_does_not_answer_fails_within_the_connect_timeout() {
         show(&out)
     );
 }
+
+#[test]
+fn a_database_stopped_mid_load_loses_and_doubles_nothing() {
+    let server = common::pg::Cluster::start(
+        "local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        &[],
+        |_| {},
+    );
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    for args in [&["migrate"][..], &["org", "add", "acme"][..]] {
+        let out = molingest(Some(&url), args);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    }
+    let count = || -> i64 {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &server.port.to_string(),
+                "-U",
+                "postgres",
+                "-qAt",
+                "-c",
+            ])
+            .arg("SELECT count(*) FROM molecules")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(-1)
+    };
+    let child = start_load(&url);
+    let start = Instant::now();
+    while count() < 1000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no rows committed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    server.restart();
+    let out = child.wait_with_output().unwrap();
+    // Either the writers' retries carried it through, or it stopped; both
+    // are recorded, and a second run finishes the job exactly.
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        show(&out)
+    );
+    assert!(v["status"].is_string(), "one JSON document: {}", show(&out));
+    let out = molingest(
+        Some(&url),
+        &["load", "benches/data", "--org", "acme", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(count(), MOLECULES, "every molecule once");
+}

@@ -113,6 +113,48 @@ impl Cluster {
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// Stop the server at once (as a crash or an operator would).
+    pub fn stop(&self) {
+        let data = self.data();
+        let out = as_server_user(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().unwrap_or(""),
+                "-w",
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
+        assert!(out.status.success(), "pg_ctl stop: {out:?}");
+    }
+
+    /// Start it again on the same port.
+    pub fn restart(&self) {
+        let data = self.data();
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        let out = as_server_user(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().unwrap_or(""),
+                "-l",
+                log.to_str().unwrap_or(""),
+                "-w",
+                "-o",
+                &opts,
+                "start",
+            ],
+        );
+        assert!(out.status.success(), "pg_ctl start: {out:?}");
+    }
 }
 
 impl Drop for Cluster {
