@@ -330,13 +330,12 @@ pub fn check(cli: &Cli) {
         _ => return,
     };
     let mut cmd = Cli::command();
-    if identity == IdentityArg::Inchi {
-        let why = if cfg!(feature = "inchi") {
-            "--identity inchi is not implemented yet (the `inchi` feature is only declared)"
-        } else {
-            "--identity inchi needs a molingest built with the cargo feature `inchi`"
-        };
-        cmd.error(clap::error::ErrorKind::InvalidValue, why).exit();
+    if identity == IdentityArg::Inchi && !cfg!(feature = "inchi") {
+        cmd.error(
+            clap::error::ErrorKind::InvalidValue,
+            "--identity inchi needs a molingest built with the cargo feature `inchi`",
+        )
+        .exit();
     }
     if identity == IdentityArg::Off && dedup == DedupArg::Structure {
         cmd.error(

@@ -134,6 +134,24 @@ pub static COLUMNS: &[Column] = &[
         },
     },
     Column {
+        name: "inchi",
+        sql_type: "text",
+        dest: Dest::Molecules,
+        encode: |r, out| match &r.record.identity.inchi {
+            Some(v) => text(out, v),
+            None => out.extend_from_slice(NULL),
+        },
+    },
+    Column {
+        name: "inchikey",
+        sql_type: "text",
+        dest: Dest::Molecules,
+        encode: |r, out| match &r.record.identity.inchikey {
+            Some(v) => text(out, v),
+            None => out.extend_from_slice(NULL),
+        },
+    },
+    Column {
         name: "formula",
         sql_type: "text",
         dest: Dest::Molecules,

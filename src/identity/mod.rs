@@ -66,6 +66,9 @@ pub struct Identity {
     /// blake3 of the canonical SMILES.
     pub key: Option<[u8; 32]>,
     pub error: Option<String>,
+    /// Standard InChI and InChIKey (`--identity inchi`).
+    pub inchi: Option<String>,
+    pub inchikey: Option<String>,
 }
 
 /// Compute the identity of a parsed record (`text` is the record's own
@@ -76,7 +79,12 @@ pub fn identify(mode: IdentityMode, format: Format, text: &[u8], parsed: &Parsed
     }
     let result = std::panic::catch_unwind(|| canonical_smiles(format, text, parsed))
         .unwrap_or_else(|_| Err(IdentityError::Unsupported("canonicaliser panicked".into())));
-    match result.and_then(|s| {
+    let (inchi, inchikey) = if mode == IdentityMode::Inchi {
+        inchi_of(format, text, parsed)
+    } else {
+        (None, None)
+    };
+    let mut id = match result.and_then(|s| {
         if valid_smiles_chars(&s) {
             Ok(s)
         } else {
@@ -87,13 +95,45 @@ pub fn identify(mode: IdentityMode, format: Format, text: &[u8], parsed: &Parsed
             key: Some(structure_key(&s)),
             smiles: Some(s),
             error: None,
+            ..Identity::default()
         },
         Err(e) => Identity {
             smiles: None,
             key: None,
             error: Some(e.to_string()),
+            ..Identity::default()
         },
+    };
+    id.inchi = inchi;
+    id.inchikey = inchikey;
+    id
+}
+
+/// Standard InChI and InChIKey: from the molfile itself for SDF records (as
+/// RDKit and every other toolkit hand it to the IUPAC library), from the
+/// canonical SMILES' graph otherwise is not attempted: the IUPAC library
+/// reads molfiles, and only SDF records are molfiles.
+#[cfg(feature = "inchi")]
+fn inchi_of(format: Format, text: &[u8], _parsed: &Parsed) -> (Option<String>, Option<String>) {
+    if format != Format::Sdf {
+        return (None, None);
     }
+    let Ok(block) = std::str::from_utf8(text) else {
+        return (None, None);
+    };
+    // The IUPAC library is not re-entrant: one call at a time.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = LOCK.lock();
+    let Ok(out) = inchi::from_molfile(block, ()) else {
+        return (None, None);
+    };
+    let key = inchi::inchikey(out.inchi()).ok();
+    (Some(out.inchi().to_owned()), key)
+}
+
+#[cfg(not(feature = "inchi"))]
+fn inchi_of(_: Format, _: &[u8], _: &Parsed) -> (Option<String>, Option<String>) {
+    (None, None)
 }
 
 /// The structure key: blake3 of the canonical SMILES.

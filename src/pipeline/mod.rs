@@ -84,6 +84,9 @@ pub trait Encoder: Send + Sync {
 }
 
 #[derive(Debug)]
+// Almost every outcome is a molecule: boxing it would cost an allocation per
+// record for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Molecule(Record),
     Rejected(Reject),
