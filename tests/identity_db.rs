@@ -249,10 +249,9 @@ async fn inchikeys_agree_with_rdkit(pool: PgPool) {
         .filter(|(i, k)| k.as_deref() == Some(want[*i as usize].as_str()))
         .count();
     assert_eq!(same, want.len(), "InChIKeys identical to RDKit's");
-    let _ = sqlx::query(&format!(
-        "DROP ROLE IF EXISTS {}",
-        molingest::db::org_role(molingest::db::org_id(&pool, "acme").await.unwrap())
-    ))
-    .execute(&pool)
+    drop_org_roles(
+        &pool,
+        &[molingest::db::org_id(&pool, "acme").await.unwrap()],
+    )
     .await;
 }

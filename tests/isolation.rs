@@ -39,14 +39,6 @@ async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
 }
 
-async fn drop_roles(pool: &PgPool, roles: &[&str]) {
-    for r in roles {
-        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
-            .execute(pool)
-            .await;
-    }
-}
-
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_tenant_login_cannot_reach_another_tenant_by_any_sql(pool: PgPool) {
     let a = molingest::db::add_org(&pool, "a").await.unwrap();

@@ -245,14 +245,7 @@ async fn export_purge_import_export_is_identical_and_others_are_untouched(pool: 
         "{}",
         show(&out)
     );
-    for o in [acme, other] {
-        let _ = sqlx::query(&format!(
-            "DROP ROLE IF EXISTS {}",
-            molingest::db::org_role(o)
-        ))
-        .execute(&pool)
-        .await;
-    }
+    drop_org_roles(&pool, &[acme, other]).await;
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
@@ -345,11 +338,7 @@ async fn the_database_writes_the_audit_trail_and_tenants_cannot_touch_it(pool: P
         3
     );
     c.close().await.unwrap();
-    for r in [login.as_str(), &molingest::db::org_role(acme)] {
-        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
-            .execute(&pool)
-            .await;
-    }
+    drop_roles(&pool, &[&login, &molingest::db::org_role(acme)]).await;
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
@@ -449,12 +438,7 @@ async fn retention_deletes_exactly_what_is_older_than_the_policy(pool: PgPool) {
         1,
         "retention audits what it deleted"
     );
-    let _ = sqlx::query(&format!(
-        "DROP ROLE IF EXISTS {}",
-        molingest::db::org_role(acme)
-    ))
-    .execute(&pool)
-    .await;
+    drop_org_roles(&pool, &[acme]).await;
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
@@ -483,12 +467,7 @@ async fn migrate_down_on_data_needs_its_flag(pool: PgPool) {
     let acme = molingest::db::org_id(&pool, "acme").await.unwrap();
     ok(&url, &["migrate", "down", "--confirm-data-loss"]).await;
     ok(&url, &["migrate"]).await;
-    let _ = sqlx::query(&format!(
-        "DROP ROLE IF EXISTS {}",
-        molingest::db::org_role(acme)
-    ))
-    .execute(&pool)
-    .await;
+    drop_org_roles(&pool, &[acme]).await;
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]

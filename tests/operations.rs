@@ -622,15 +622,8 @@ async fn an_incremental_load_leaves_no_gin_pending_list(pool: PgPool) {
         .await
         .unwrap();
     drop(c);
-    for r in [
-        login,
-        molingest::db::org_role(acme),
-        molingest::db::org_role(other),
-    ] {
-        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
-            .execute(&pool)
-            .await;
-    }
+    drop_roles(&pool, &[&login]).await;
+    drop_org_roles(&pool, &[acme, other]).await;
 }
 
 #[test]

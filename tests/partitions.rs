@@ -105,12 +105,5 @@ async fn every_organization_has_its_partitions_and_the_migration_keeps_data(pool
         count(&pool, &format!("SELECT count(*) FROM molecules_{bhex}")).await,
         1
     );
-    for o in [acme, b] {
-        let _ = sqlx::query(&format!(
-            "DROP ROLE IF EXISTS {}",
-            molingest::db::org_role(o)
-        ))
-        .execute(&pool)
-        .await;
-    }
+    drop_org_roles(&pool, &[acme, b]).await;
 }

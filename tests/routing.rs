@@ -180,9 +180,5 @@ async fn an_organization_on_a_second_server(pool: PgPool) {
         )),
         "{listing}"
     );
-    for r in [login.as_str(), &molingest::db::org_role(org)] {
-        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
-            .execute(&pool)
-            .await;
-    }
+    drop_roles(&pool, &[&login, &molingest::db::org_role(org)]).await;
 }

@@ -115,6 +115,23 @@ pub fn dir_with(files: &[(&Path, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Roles belong to the server and outlive a test's database: drop those a
+/// test made (login roles, organization roles).
+pub async fn drop_roles(pool: &PgPool, roles: &[&str]) {
+    for r in roles {
+        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
+            .execute(pool)
+            .await;
+    }
+}
+
+/// The roles of these organizations ([`drop_roles`]).
+pub async fn drop_org_roles(pool: &PgPool, orgs: &[uuid::Uuid]) {
+    let roles: Vec<String> = orgs.iter().map(|o| molingest::db::org_role(*o)).collect();
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    drop_roles(pool, &roles).await;
+}
+
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
