@@ -3,7 +3,7 @@
 //!
 //! A secret is planted in each kind of URL — a PostgreSQL password refused
 //! by a server of the test's own, `user:pass@` in http:// URLs (a 404 from
-//! Python's http.server, a closed port) and an S3-style presigned query
+//! a file server that wants a signature, a closed port) and an S3-style presigned query
 //! string — and looked for in stdout, stderr, the `--rejects` file and the
 //! run record and file bookkeeping in the database.
 
@@ -65,16 +65,30 @@ impl Drop for Server {
     }
 }
 
+/// Python's file server, made to answer like S3 to presigned URLs: a GET is
+/// served only if its query string carries the right signature, and every
+/// HEAD is refused (the signature is for GET), so a fetch that dropped the
+/// query would fail.
+const SIGNED_SERVER: &str = r#"
+import http.server, sys, urllib.parse
+class Signed(http.server.SimpleHTTPRequestHandler):
+    def signed(self):
+        query = urllib.parse.urlsplit(self.path).query
+        return urllib.parse.parse_qs(query).get("X-Amz-Signature") == [sys.argv[2]]
+    def do_HEAD(self):
+        self.send_error(403, "SignatureDoesNotMatch")
+    def do_GET(self):
+        if self.signed():
+            super().do_GET()
+        else:
+            self.send_error(403, "SignatureDoesNotMatch")
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Signed).serve_forever()
+"#;
+
 fn http_server(dir: &std::path::Path) -> (Server, u16) {
     let port = free_port();
     let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
+        .args(["-c", SIGNED_SERVER, &port.to_string(), SIGNATURE])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -106,7 +120,13 @@ async fn object_store_secrets_are_never_shown_or_stored(pool: PgPool) {
         format!("http://reader:{HTTP_SECRET}@127.0.0.1:{port}/data/missing.sdf"),
         // user:pass@ and nothing listening.
         format!("http://reader:{HTTP_SECRET}@127.0.0.1:{closed}/data/gly.sdf"),
-        // A presigned URL: it must still be fetched.
+        // A presigned URL with a signature the server refuses (403).
+        format!(
+            "http://127.0.0.1:{port}/data/gly.sdf?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential={CREDENTIAL}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
+             &X-Amz-Expires=600&X-Amz-Signature={SIGNATURE}x"
+        ),
+        // A presigned URL: fetched with its query string, which the server checks.
         format!(
             "http://127.0.0.1:{port}/data/gly.sdf?X-Amz-Algorithm=AWS4-HMAC-SHA256\
              &X-Amz-Credential={CREDENTIAL}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
@@ -137,10 +157,13 @@ async fn object_store_secrets_are_never_shown_or_stored(pool: PgPool) {
                 "--rejects",
                 &std::fs::read_to_string(&rejects).unwrap_or_default(),
             );
-            if i == 2 {
+            if i == 3 {
                 assert_eq!(out.status.code(), Some(0), "{all}");
             } else {
                 assert_ne!(out.status.code(), Some(0), "{all}");
+            }
+            if i == 2 {
+                assert!(all.contains("403"), "the refusal is said: {all}");
             }
         }
     }

@@ -9,6 +9,12 @@
 //! with a ranged GET from the byte it reached, pinned to the listed ETag so a
 //! changed object is never stitched together. Request-level faults (5xx,
 //! resets, timeouts) are also retried by object_store's own retry policy.
+//!
+//! A presigned URL (`https://…?X-Amz-Signature=…`, a GCS signed URL, an
+//! Azure SAS) names one object and its query string is the credential:
+//! object_store's URL parsing keeps only scheme, host and path, and a HEAD
+//! is refused by a signature made for GET. Such a URL is fetched as it was
+//! given with a plain HTTP GET of our own ([`Access::Presigned`]).
 
 use super::{FileJob, Found, Origin};
 use crate::error::{Error, Reject};
@@ -25,9 +31,29 @@ use std::time::Duration;
 /// Attempts to read one object body before it is reported as failed.
 const BODY_ATTEMPTS: u32 = 6;
 
+/// How the objects are reached.
+enum Access {
+    Store(Arc<dyn ObjectStore>),
+    /// One object, by the exact URL given (its query string signs it).
+    Presigned {
+        client: reqwest::Client,
+        url: url::Url,
+    },
+}
+
+type Body = futures_util::stream::BoxStream<'static, Result<bytes::Bytes, String>>;
+
+/// Why a body could not be opened.
+enum OpenError {
+    /// Not worth another attempt (changed, vanished, refused).
+    Final(String),
+    /// A fault worth retrying.
+    Transient(String),
+}
+
 /// A store and the prefix the user named.
 pub struct Bucket {
-    store: Arc<dyn ObjectStore>,
+    access: Access,
     prefix: Path,
     /// `s3://bucket` (the URL without its path).
     base: String,
@@ -55,12 +81,25 @@ impl Bucket {
             })
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
+        let presigned = matches!(url.scheme(), "http" | "https") && url.query().is_some();
         // An http:// URL says plain HTTP is wanted (object_store refuses it by default).
         if url.scheme() == "http" {
             options.push(("allow_http".into(), "true".into()));
         }
         let (store, prefix) = object_store::parse_url_opts(&url, options)
             .map_err(|e| Error::Input(redact::text(&format!("{shown}: {e}"))))?;
+        let access = if presigned {
+            let client = reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| Error::Input(format!("{shown}: HTTP client: {e}")))?;
+            Access::Presigned {
+                client,
+                url: url.clone(),
+            }
+        } else {
+            Access::Store(Arc::from(store))
+        };
         // Scheme, host and port: never the credentials a URL may carry.
         let base = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{}://{h}:{p}", url.scheme()),
@@ -68,7 +107,7 @@ impl Bucket {
             _ => format!("{}://", url.scheme()),
         };
         Ok(Bucket {
-            store: Arc::from(store),
+            access,
             prefix,
             base,
             rt: rt.clone(),
@@ -91,12 +130,24 @@ impl Bucket {
     pub fn list(self: &Arc<Self>, emit: &mut dyn FnMut(Found) -> bool) -> bool {
         let rt = self.rt.clone();
         rt.block_on(async {
+            let store = match &self.access {
+                Access::Store(store) => store,
+                Access::Presigned { client, url } => {
+                    return match self.probe(client, url).await {
+                        Ok(meta) => emit(self.examine(meta, true)),
+                        Err(e) => {
+                            let r = Reject::file(self.uri_prefix(), e);
+                            emit(Found::ListingFailed(r))
+                        }
+                    };
+                }
+            };
             if !self.prefix.as_ref().is_empty() {
-                if let Ok(meta) = self.store.head(&self.prefix).await {
+                if let Ok(meta) = store.head(&self.prefix).await {
                     return emit(self.examine(meta, true));
                 }
             }
-            let mut stream = self.store.list(Some(&self.prefix));
+            let mut stream = store.list(Some(&self.prefix));
             while let Some(item) = stream.next().await {
                 let found = match item {
                     Ok(meta) => self.examine(meta, false),
@@ -112,6 +163,112 @@ impl Bucket {
             }
             true
         })
+    }
+
+    /// What a presigned URL serves: size, ETag and date from the headers of
+    /// a GET whose body is dropped unread (a HEAD would not match a GET
+    /// signature).
+    async fn probe(&self, client: &reqwest::Client, url: &url::Url) -> Result<ObjectMeta, String> {
+        let resp = client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| redact::text(&format!("GET failed: {e}")))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!(
+                "GET answered HTTP {status}{}",
+                refused_hint(status)
+            ));
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let size = resp
+            .content_length()
+            .ok_or("the server sent no Content-Length: the size is unknown")?;
+        let last_modified = header(reqwest::header::LAST_MODIFIED)
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(&d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        Ok(ObjectMeta {
+            location: self.prefix.clone(),
+            last_modified,
+            size,
+            e_tag: header(reqwest::header::ETAG),
+            version: None,
+        })
+    }
+
+    /// The body of an object from byte `offset` on, pinned to `etag`.
+    async fn open_body(
+        &self,
+        path: &Path,
+        offset: u64,
+        etag: Option<String>,
+    ) -> Result<Body, OpenError> {
+        match &self.access {
+            Access::Store(store) => {
+                let options = GetOptions {
+                    range: (offset > 0).then_some(GetRange::Offset(offset)),
+                    if_match: etag,
+                    ..GetOptions::default()
+                };
+                match store.get_opts(path, options).await {
+                    Ok(r) => Ok(r
+                        .into_stream()
+                        .map(|b| b.map_err(|e| e.to_string()))
+                        .boxed()),
+                    Err(e @ object_store::Error::Precondition { .. }) => Err(OpenError::Final(
+                        format!("object changed while it was read: {e}"),
+                    )),
+                    Err(e @ object_store::Error::NotFound { .. }) => Err(OpenError::Final(
+                        format!("object vanished while it was read: {e}"),
+                    )),
+                    Err(e) => Err(OpenError::Transient(format!("GET failed: {e}"))),
+                }
+            }
+            Access::Presigned { client, url } => {
+                let mut get = client.get(url.clone());
+                if offset > 0 {
+                    get = get.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+                }
+                if let Some(tag) = etag {
+                    get = get.header(reqwest::header::IF_MATCH, tag);
+                }
+                let resp = get
+                    .send()
+                    .await
+                    .map_err(|e| OpenError::Transient(redact::text(&format!("GET failed: {e}"))))?;
+                let status = resp.status();
+                match status.as_u16() {
+                    200 if offset == 0 => {}
+                    206 => {}
+                    200 => {
+                        return Err(OpenError::Final(format!(
+                            "the server cannot resume at byte {offset} (it ignores Range)"
+                        )))
+                    }
+                    412 => return Err(OpenError::Final("object changed while it was read".into())),
+                    500..=599 | 408 | 429 => {
+                        return Err(OpenError::Transient(format!("GET answered HTTP {status}")))
+                    }
+                    _ => {
+                        return Err(OpenError::Final(format!(
+                            "GET answered HTTP {status}{}",
+                            refused_hint(status)
+                        )))
+                    }
+                }
+                Ok(resp
+                    .bytes_stream()
+                    .map(|b| b.map_err(|e| redact::text(&e.to_string())))
+                    .boxed())
+            }
+        }
     }
 
     fn examine(self: &Arc<Self>, meta: ObjectMeta, single: bool) -> Found {
@@ -146,7 +303,7 @@ pub struct ObjectReader {
     size: u64,
     etag: Option<String>,
     offset: u64,
-    stream: Option<futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>>,
+    stream: Option<Body>,
     buf: bytes::Bytes,
     failures: u32,
 }
@@ -195,29 +352,17 @@ impl Read for ObjectReader {
                 return Ok(0);
             }
             if self.stream.is_none() {
-                let options = GetOptions {
-                    range: (self.offset > 0).then_some(GetRange::Offset(self.offset)),
-                    if_match: self.etag.clone(),
-                    ..GetOptions::default()
-                };
-                let got = self
-                    .bucket
-                    .rt
-                    .block_on(self.bucket.store.get_opts(&self.path, options));
-                match got {
-                    Ok(r) => self.stream = Some(r.into_stream()),
-                    Err(e @ object_store::Error::Precondition { .. }) => {
-                        return Err(io::Error::other(format!(
-                            "object changed while it was read: {e}"
-                        )));
-                    }
-                    Err(e @ object_store::Error::NotFound { .. }) => {
-                        return Err(io::Error::other(format!(
-                            "object vanished while it was read: {e}"
-                        )));
-                    }
-                    Err(e) => {
-                        self.fault(format!("GET failed: {e}"))?;
+                let bucket = self.bucket.clone();
+                let opened = bucket.rt.block_on(bucket.open_body(
+                    &self.path,
+                    self.offset,
+                    self.etag.clone(),
+                ));
+                match opened {
+                    Ok(body) => self.stream = Some(body),
+                    Err(OpenError::Final(e)) => return Err(io::Error::other(e)),
+                    Err(OpenError::Transient(e)) => {
+                        self.fault(e)?;
                         continue;
                     }
                 }
@@ -236,5 +381,13 @@ impl Read for ObjectReader {
                 None => self.fault("body ended early".to_owned())?,
             }
         }
+    }
+}
+
+/// What a refusal of a signed URL usually means.
+fn refused_hint(status: reqwest::StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 | 403 => " (a signed URL may have expired, or be signed for another method)",
+        _ => "",
     }
 }
