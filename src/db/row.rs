@@ -45,8 +45,27 @@ pub struct Column {
     /// Its type in the staging table.
     pub sql_type: &'static str,
     pub dest: Dest,
-    /// Writes the field in COPY text format (`\N` for NULL), no separator.
-    pub encode: fn(&Row, &mut Vec<u8>),
+    /// The field's value; [`Value::text`] and [`Value::binary`] write it in
+    /// the COPY text and binary formats.
+    pub value: for<'a> fn(&'a Row<'a>) -> Value<'a>,
+}
+
+/// A field's value, typed as its column is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Uuid(Uuid),
+    Bytea(&'a [u8]),
+    Text(&'a str),
+    OwnedText(String),
+    Int4(i32),
+    Int8(i64),
+    /// `NUMERIC` with four decimals (the `molecular_weight` domain).
+    Numeric4(f64),
+    Float8(f64),
+    Jsonb(String),
+    /// An enum label.
+    Label(&'static str),
 }
 
 const NULL: &[u8] = b"\\N";
@@ -55,16 +74,124 @@ fn int(out: &mut Vec<u8>, v: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
+fn int4(v: u32) -> Value<'static> {
+    Value::Int4(i32::try_from(v).unwrap_or(i32::MAX))
+}
+
+fn optional(v: Option<&str>) -> Value<'_> {
+    v.map_or(Value::Null, Value::Text)
+}
+
+impl Value<'_> {
+    /// The field in COPY text format (`\N` for NULL), no separator.
+    pub fn text(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.extend_from_slice(NULL),
+            Value::Uuid(u) => {
+                let mut buf = Uuid::encode_buffer();
+                out.extend_from_slice(u.as_hyphenated().encode_lower(&mut buf).as_bytes());
+            }
+            Value::Bytea(b) => bytea(out, b),
+            Value::Text(s) => text(out, s),
+            Value::OwnedText(s) | Value::Jsonb(s) => text(out, s),
+            Value::Int4(v) => int(out, *v),
+            Value::Int8(v) => int(out, *v),
+            Value::Numeric4(v) => {
+                let _ = write!(out, "{v:.4}");
+            }
+            Value::Float8(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Label(s) => out.extend_from_slice(s.as_bytes()),
+        }
+    }
+
+    /// The field in COPY binary format: its length (-1 for NULL), then its
+    /// bytes as the type's receive function reads them.
+    pub fn binary(&self, out: &mut Vec<u8>) {
+        let with_len = |out: &mut Vec<u8>, bytes: &[u8]| {
+            out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+            out.extend_from_slice(bytes);
+        };
+        match self {
+            Value::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Value::Uuid(u) => with_len(out, u.as_bytes()),
+            Value::Bytea(b) => with_len(out, b),
+            Value::Text(s) => with_len(out, s.as_bytes()),
+            Value::OwnedText(s) => with_len(out, s.as_bytes()),
+            Value::Label(s) => with_len(out, s.as_bytes()),
+            Value::Int4(v) => with_len(out, &v.to_be_bytes()),
+            Value::Int8(v) => with_len(out, &v.to_be_bytes()),
+            Value::Float8(v) => with_len(out, &v.to_bits().to_be_bytes()),
+            Value::Jsonb(s) => {
+                // jsonb's binary format: version 1, then the JSON text.
+                out.extend_from_slice(&(s.len() as i32 + 1).to_be_bytes());
+                out.push(1);
+                out.extend_from_slice(s.as_bytes());
+            }
+            Value::Numeric4(v) => numeric4(out, *v),
+        }
+    }
+}
+
+/// A non-negative number below 10^8 with four decimals in NUMERIC's binary
+/// format (base-10000 digits). Rounded exactly as the text format's
+/// `{:.4}`, so both paths store the same value.
+fn numeric4(out: &mut Vec<u8>, v: f64) {
+    let mut buf = [0u8; 48];
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cur, "{:.4}", v.abs());
+    let len = cur.position() as usize;
+    let (mut int_part, mut frac) = (0u64, 0u64);
+    let mut seen_point = false;
+    for &b in &buf[..len] {
+        match b {
+            b'.' => seen_point = true,
+            b'0'..=b'9' if seen_point => frac = frac * 10 + u64::from(b - b'0'),
+            b'0'..=b'9' => int_part = int_part.saturating_mul(10).saturating_add(u64::from(b - b'0')),
+            _ => {}
+        }
+    }
+    // Base-10000 digits of the integer part, most significant first.
+    let mut digits: Vec<i16> = Vec::with_capacity(4);
+    let mut i = int_part;
+    while i > 0 {
+        digits.insert(0, (i % 10_000) as i16);
+        i /= 10_000;
+    }
+    let mut weight = digits.len() as i16 - 1;
+    if frac != 0 {
+        digits.push(frac as i16);
+    }
+    // No leading zero digits: a value below 1 starts at weight -1.
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        weight -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let sign: u16 = if v < 0.0 && !digits.is_empty() { 0x4000 } else { 0 };
+    out.extend_from_slice(&(8 + 2 * digits.len() as i32).to_be_bytes());
+    out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&4i16.to_be_bytes());
+    for d in digits {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+}
+
 /// Every column of the staged row, in COPY order.
 pub static COLUMNS: &[Column] = &[
     Column {
         name: "id",
         sql_type: "uuid",
         dest: Dest::Id,
-        encode: |r, out| {
-            let mut buf = Uuid::encode_buffer();
-            out.extend_from_slice(r.id.as_hyphenated().encode_lower(&mut buf).as_bytes());
-        },
+        value: |r| Value::Uuid(r.id),
     },
     Column {
         name: "file_hash",
@@ -72,26 +199,27 @@ pub static COLUMNS: &[Column] = &[
         dest: Dest::FileKey,
         // The pipeline always hashes files for this sink (its `Needs`); the
         // sink refuses a file without a hash before any row reaches here.
-        encode: |r, out| bytea(out, &r.file.hash.unwrap_or_default()),
+        value: |r| match &r.file.hash {
+            Some(h) => Value::Bytea(h),
+            None => Value::Bytea(&[0; 32]),
+        },
     },
     Column {
         name: "content_hash",
         sql_type: "bytea",
         dest: Dest::Molecules,
-        encode: |r, out| bytea(out, &r.record.hash),
+        value: |r| Value::Bytea(&r.record.hash),
     },
     Column {
         name: "name",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| {
+        value: |r| {
             let m = r.record;
             if m.title.trim().is_empty() {
-                text(out, &r.file.job.display);
-                out.push(b'#');
-                int(out, m.index);
+                Value::OwnedText(format!("{}#{}", r.file.job.display, m.index))
             } else {
-                text(out, truncate_chars(&m.title, 255));
+                Value::Text(truncate_chars(&m.title, 255))
             }
         },
     },
@@ -101,66 +229,54 @@ pub static COLUMNS: &[Column] = &[
         dest: Dest::Molecules,
         // The canonical SMILES (identity checks the smiles_string domain;
         // a string outside it is an identity_error, never stored).
-        encode: |r, out| match r.record.identity.smiles.as_deref() {
-            Some(s) => text(out, s),
-            None => out.extend_from_slice(NULL),
-        },
+        value: |r| optional(r.record.identity.smiles.as_deref()),
     },
     Column {
         name: "structure_key",
         sql_type: "bytea",
         dest: Dest::Molecules,
-        encode: |r, out| match &r.record.identity.key {
-            Some(k) => bytea(out, k),
-            None => out.extend_from_slice(NULL),
+        value: |r| match &r.record.identity.key {
+            Some(k) => Value::Bytea(k),
+            None => Value::Null,
         },
     },
     Column {
         name: "identity_version",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| match r.record.identity_mode {
-            IdentityMode::Off => out.extend_from_slice(NULL),
-            _ => text(out, IDENTITY_VERSION),
+        value: |r| match r.record.identity_mode {
+            IdentityMode::Off => Value::Null,
+            _ => Value::Text(IDENTITY_VERSION),
         },
     },
     Column {
         name: "identity_error",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| match &r.record.identity.error {
-            Some(e) => text(out, truncate_chars(e, 500)),
-            None => out.extend_from_slice(NULL),
-        },
+        value: |r| optional(r.record.identity.error.as_deref().map(|e| truncate_chars(e, 500))),
     },
     Column {
         name: "inchi",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| match &r.record.identity.inchi {
-            Some(v) => text(out, v),
-            None => out.extend_from_slice(NULL),
-        },
+        value: |r| optional(r.record.identity.inchi.as_deref()),
     },
     Column {
         name: "inchikey",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| match &r.record.identity.inchikey {
-            Some(v) => text(out, v),
-            None => out.extend_from_slice(NULL),
-        },
+        value: |r| optional(r.record.identity.inchikey.as_deref()),
     },
     Column {
         name: "formula",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| {
+        value: |r| {
             let f = &r.record.props.formula;
             if f.len() <= 255 {
-                text(out, f);
+                Value::Text(f)
             } else {
-                out.extend_from_slice(NULL);
+                Value::Null
             }
         },
     },
@@ -170,12 +286,12 @@ pub static COLUMNS: &[Column] = &[
         dest: Dest::Molecules,
         // The design's molecular_weight domain holds 0 < MW < 10000; larger
         // molecules (proteins) keep their weight in molecule_properties only.
-        encode: |r, out| {
+        value: |r| {
             let mw = r.record.props.average_mw;
             if mw > 0.0 && mw < 9999.99995 {
-                let _ = write!(out, "{mw:.4}");
+                Value::Numeric4(mw)
             } else {
-                out.extend_from_slice(NULL);
+                Value::Null
             }
         },
     },
@@ -183,100 +299,87 @@ pub static COLUMNS: &[Column] = &[
         name: "file_path",
         sql_type: "text",
         dest: Dest::Molecules,
-        encode: |r, out| text(out, &r.file.job.display),
+        value: |r| Value::Text(&r.file.job.display),
     },
     Column {
         name: "format",
         sql_type: "molecule_format",
         dest: Dest::Molecules,
-        encode: |r, out| match r.file.format.db_value() {
-            Some(f) => out.extend_from_slice(f.as_bytes()),
-            None => out.extend_from_slice(NULL),
-        },
+        value: |r| r.file.format.db_value().map_or(Value::Null, Value::Label),
     },
     Column {
         name: "record_index",
         sql_type: "bigint",
         dest: Dest::Molecules,
-        encode: |r, out| int(out, r.record.index),
+        value: |r| Value::Int8(i64::try_from(r.record.index).unwrap_or(i64::MAX)),
     },
     Column {
         name: "record_line",
         sql_type: "bigint",
         dest: Dest::Molecules,
-        encode: |r, out| int(out, r.record.line),
+        value: |r| Value::Int8(i64::try_from(r.record.line).unwrap_or(i64::MAX)),
     },
     Column {
         name: "properties",
         sql_type: "jsonb",
         dest: Dest::Molecules,
-        encode: |r, out| json_fields(out, &r.record.fields),
+        value: |r| Value::Jsonb(crate::properties::to_json(&r.record.fields)),
     },
     Column {
         name: "atom_count",
         sql_type: "int",
         dest: Dest::Properties,
-        encode: |r, out| int(out, r.record.props.atom_count),
+        value: |r| int4(r.record.props.atom_count),
     },
     Column {
         name: "heavy_atom_count",
         sql_type: "int",
         dest: Dest::Properties,
-        encode: |r, out| int(out, r.record.props.heavy_atom_count),
+        value: |r| int4(r.record.props.heavy_atom_count),
     },
     Column {
         name: "hydrogen_count",
         sql_type: "int",
         dest: Dest::Properties,
-        encode: |r, out| int(out, r.record.props.hydrogen_count),
+        value: |r| int4(r.record.props.hydrogen_count),
     },
     Column {
         name: "implicit_h_count",
         sql_type: "int",
         dest: Dest::Properties,
-        encode: |r, out| int(out, r.record.props.implicit_h_count),
+        value: |r| int4(r.record.props.implicit_h_count),
     },
     Column {
         name: "bond_count",
         sql_type: "int",
         dest: Dest::Properties,
-        encode: |r, out| int(out, r.record.props.bond_count),
+        value: |r| int4(r.record.props.bond_count),
     },
     Column {
         name: "net_charge",
         sql_type: "int",
         dest: Dest::Properties,
-        encode: |r, out| int(out, r.record.props.net_charge),
+        value: |r| Value::Int4(r.record.props.net_charge),
     },
     Column {
         name: "average_mw",
         sql_type: "float8",
         dest: Dest::Properties,
-        encode: |r, out| {
-            let _ = write!(out, "{}", r.record.props.average_mw);
-        },
+        value: |r| Value::Float8(r.record.props.average_mw),
     },
     Column {
         name: "job_score",
         sql_type: "float8",
         dest: Dest::Job,
-        encode: |r, out| match r.pose.as_ref().and_then(|p| p.score) {
-            Some(s) => {
-                let _ = write!(out, "{s}");
-            }
-            None => out.extend_from_slice(NULL),
-        },
+        value: |r| r.pose.as_ref().and_then(|p| p.score).map_or(Value::Null, Value::Float8),
     },
     Column {
         name: "pose_data",
         sql_type: "jsonb",
         dest: Dest::Job,
-        encode: |r, out| match &r.pose {
-            Some(p) => text(
-                out,
-                &serde_json::to_string(&p.data).unwrap_or_else(|_| "{}".into()),
-            ),
-            None => out.extend_from_slice(NULL),
+        value: |r| match &r.pose {
+            Some(p) => Value::Jsonb(serde_json::to_string(&p.data).unwrap_or_else(|_| "{}".into())),
+            None => Value::Null,
         },
     },
 ];
@@ -395,16 +498,83 @@ impl Encoder for CopyRows {
             if i > 0 {
                 out.push(b'\t');
             }
-            (c.encode)(&row, out);
+            (c.value)(&row).text(out);
         }
         out.push(b'\n');
     }
 }
 
-/// The data fields as a JSON object (numbers typed), COPY-escaped.
-fn json_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
-    let json = crate::properties::to_json(fields);
-    text(out, &json);
+/// The bulk path's two COPYs, in binary format, built from [`COLUMNS`]:
+/// `molecules` gets `organization_id, file_id`, the row's id and every
+/// [`Dest::Molecules`] column; `molecule_properties` gets
+/// `organization_id`, the id as `molecule_id` and every
+/// [`Dest::Properties`] column.
+pub struct BulkLayout {
+    pub molecules: Vec<&'static Column>,
+    pub properties: Vec<&'static Column>,
+}
+
+pub static BULK: LazyLock<BulkLayout> = LazyLock::new(|| {
+    let of = |dest: Dest| COLUMNS.iter().filter(move |c| c.dest == dest);
+    BulkLayout {
+        molecules: of(Dest::Id).chain(of(Dest::Molecules)).collect(),
+        properties: of(Dest::Id).chain(of(Dest::Properties)).collect(),
+    }
+});
+
+impl BulkLayout {
+    fn names(cols: &[&Column]) -> String {
+        cols.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn molecules_copy(&self, table: &str) -> String {
+        format!(
+            "COPY public.{table} (organization_id, file_id, {}) FROM STDIN (FORMAT binary, FREEZE)",
+            Self::names(&self.molecules)
+        )
+    }
+
+    pub fn properties_copy(&self, table: &str) -> String {
+        let names = Self::names(&self.properties).replacen("id", "molecule_id", 1);
+        format!("COPY public.{table} (organization_id, {names}) FROM STDIN (FORMAT binary, FREEZE)")
+    }
+
+    /// Fields of a molecules tuple (with the two the sink writes).
+    pub fn molecules_fields(&self) -> i16 {
+        self.molecules.len() as i16 + 2
+    }
+
+    pub fn properties_fields(&self) -> i16 {
+        self.properties.len() as i16 + 1
+    }
+}
+
+/// Encodes records for the bulk path (COPY binary, see [`BULK`]): the
+/// molecules tuple and the properties tuple without their leading
+/// organization (and file) fields, which the bulk sink writes — it learns a
+/// file's id only when it registers the file. `out` holds the molecules
+/// part's length (u32, little-endian), that part, then the properties part.
+pub struct BulkRows;
+
+impl Encoder for BulkRows {
+    fn encode(&self, file: &FileInfo, record: &Record, out: &mut Vec<u8>) {
+        let row = Row {
+            id: Uuid::now_v7(),
+            file,
+            record,
+            pose: None,
+        };
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        for c in &BULK.molecules {
+            (c.value)(&row).binary(out);
+        }
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        for c in &BULK.properties {
+            (c.value)(&row).binary(out);
+        }
+    }
 }
 
 pub use crate::identity::valid_smiles_chars;
@@ -446,5 +616,39 @@ mod tests {
             .unwrap()
             .0;
         assert_eq!(listed.split(", ").collect::<Vec<_>>(), names);
+    }
+
+    fn numeric(v: f64) -> Vec<i16> {
+        let mut out = Vec::new();
+        numeric4(&mut out, v);
+        let len = i32::from_be_bytes(out[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, out.len() - 4);
+        out[4..]
+            .chunks(2)
+            .map(|c| i16::from_be_bytes([c[0], c[1]]))
+            .collect()
+    }
+
+    #[test]
+    fn numeric_binary_is_base_10000_with_four_decimals() {
+        // ndigits, weight, sign, dscale, digits…
+        assert_eq!(numeric(123.4567), [2, 0, 0, 4, 123, 4567]);
+        assert_eq!(numeric(0.5), [1, -1, 0, 4, 5000]);
+        assert_eq!(numeric(12345.6789), [3, 1, 0, 4, 1, 2345, 6789]);
+        assert_eq!(numeric(18.0), [1, 0, 0, 4, 18]);
+        assert_eq!(numeric(0.00004), [0, 0, 0, 4]);
+        assert_eq!(numeric(10000.00001), [1, 1, 0, 4, 1]);
+        // Rounded as the text format rounds.
+        assert_eq!(numeric(1.23456), [2, 0, 0, 4, 1, 2346]);
+    }
+
+    #[test]
+    fn bulk_copies_list_the_ids_first() {
+        assert!(BULK
+            .molecules_copy("t")
+            .starts_with("COPY public.t (organization_id, file_id, id, content_hash"));
+        assert!(BULK
+            .properties_copy("t")
+            .starts_with("COPY public.t (organization_id, molecule_id, atom_count"));
     }
 }
