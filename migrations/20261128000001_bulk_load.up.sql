@@ -68,9 +68,10 @@ $$;
 -- the parents' ACCESS EXCLUSIVE lock for milliseconds. If rows reached the
 -- partition meanwhile (a tenant's own INSERT, an import), nothing is
 -- swapped: the bulk rows are inserted beside them, duplicates dropped, and
--- the triggers audit that. Returns 'attached' or 'merged'.
-CREATE FUNCTION molingest_bulk_attach(org uuid, run uuid, molecules_rows bigint, properties_rows bigint)
-    RETURNS text
+-- the triggers audit that. Returns how ('attached' or 'merged') and the
+-- molecules inserted.
+CREATE FUNCTION molingest_bulk_attach(org uuid, run uuid, molecules_rows bigint, properties_rows bigint,
+                                      OUT how text, OUT inserted bigint)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, public, pg_temp
 AS $$
@@ -88,11 +89,13 @@ BEGIN
     IF occupied THEN
         EXECUTE format('INSERT INTO public.molecules SELECT * FROM public.%I ORDER BY content_hash
                         ON CONFLICT (organization_id, content_hash) DO NOTHING', bm);
+        GET DIAGNOSTICS inserted = ROW_COUNT;
         EXECUTE format('INSERT INTO public.molecule_properties SELECT b.* FROM public.%I b
                         JOIN public.molecules x ON x.organization_id = b.organization_id AND x.id = b.molecule_id
                         ON CONFLICT DO NOTHING', bp);
         EXECUTE format('DROP TABLE public.%I, public.%I', bp, bm);
-        RETURN 'merged';
+        how := 'merged';
+        RETURN;
     END IF;
     EXECUTE format('ALTER TABLE public.molecule_properties DETACH PARTITION public.%I', p);
     EXECUTE format('ALTER TABLE public.molecules DETACH PARTITION public.%I', m);
@@ -108,7 +111,8 @@ BEGIN
          jsonb_build_object('rows', molecules_rows, 'run', run, 'path', 'bulk')),
         (org, session_user, 'insert', 'molecule_properties',
          jsonb_build_object('rows', properties_rows, 'run', run, 'path', 'bulk'));
-    RETURN 'attached';
+    how := 'attached';
+    inserted := molecules_rows;
 END
 $$;
 

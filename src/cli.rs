@@ -105,6 +105,12 @@ pub enum Command {
         /// Re-read every file, even those already loaded.
         #[arg(long)]
         full: bool,
+        /// Never take the bulk path: an organization's first load (administrator
+        /// only) otherwise fills standalone tables and attaches them as its
+        /// partitions at the end; with this it goes through the staging table in
+        /// batches, as incremental loads do.
+        #[arg(long)]
+        no_bulk: bool,
         /// Record every pose as a result of this docking job (created if missing, reused
         /// by name): one job execution per run, one job_results row per pose (file and
         /// record) with its primary score and every score in `data`.

@@ -158,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             max_error_rate,
             json,
             full,
+            no_bulk,
             shard,
             docking_job,
             receptor,
@@ -179,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 rejects,
                 rejects_dir,
                 shard,
+                no_bulk,
                 budget: ErrorBudget {
                     max_errors,
                     max_rate: max_error_rate,

@@ -67,6 +67,18 @@ pub async fn complete_files(
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
 ) -> Result<(), Error> {
     let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    mark_completed(&mut tx, org, ended).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`complete_files`] inside a transaction the caller holds (the bulk
+/// path's attach).
+pub async fn mark_completed(
+    conn: &mut PgConnection,
+    org: Uuid,
+    ended: &[(Arc<FileInfo>, FileEnd, u64)],
+) -> Result<(), Error> {
     {
         let mut hash = Vec::new();
         let mut status = Vec::new();
@@ -97,11 +109,33 @@ pub async fn complete_files(
         .bind(&records)
         .bind(&rejected)
         .bind(&error)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
+}
+
+/// The ids of registered files, by content hash.
+pub async fn file_ids(
+    conn: &mut PgConnection,
+    org: Uuid,
+    hashes: &[[u8; 32]],
+) -> Result<Vec<([u8; 32], Uuid)>, Error> {
+    let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
+    let mut tx = super::tenant(&mut *conn, org).await?;
+    let rows: Vec<(Vec<u8>, Uuid)> = sqlx::query_as(
+        "SELECT content_hash, id FROM molecule_files
+         WHERE organization_id = $1 AND content_hash = ANY($2)",
+    )
+    .bind(org)
+    .bind(&wanted)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(h, id)| Some((<[u8; 32]>::try_from(h.as_slice()).ok()?, id)))
+        .collect())
 }
 
 /// Record how far each file's rows are committed (see [`Progress`]).

@@ -5,6 +5,7 @@
 use super::docking::DockingRequest;
 use super::scan::exit_for;
 use super::{pipeline_options, resumed, roots, runtime, Display, Tuning};
+use crate::db::bulk::{BulkSink, LoadPath};
 use crate::db::sink::{DbSink, FileDone, SinkOptions};
 use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
@@ -42,6 +43,8 @@ pub struct LoadRequest {
     pub docking: Option<DockingRequest>,
     /// Batches, writer connections, `--full`.
     pub sink: SinkOptions,
+    /// Never take the bulk path (`--no-bulk`).
+    pub no_bulk: bool,
     pub tuning: Tuning,
     pub display: Display,
     /// Set (by a signal handler) to stop the run; see [`Cancel`].
@@ -70,6 +73,8 @@ pub struct LoadReport {
     pub files: Vec<FileDone>,
     /// Which database was loaded: host (or socket directory), port, name.
     pub database: db::Target,
+    /// How the rows were written: `bulk` (a first load) or `staging`.
+    pub path: LoadPath,
 }
 
 impl LoadReport {
@@ -105,6 +110,7 @@ impl LoadReport {
         v["files"] = serde_json::to_value(&self.files).unwrap_or_default();
         v["failures"] = serde_json::to_value(&self.failures).unwrap_or_default();
         v["database"] = serde_json::to_value(&self.database).unwrap_or_default();
+        v["path"] = serde_json::to_value(self.path).unwrap_or_default();
         if let Some(e) = &self.error {
             v["error"] = e.clone().into();
         }
@@ -142,7 +148,23 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let (org, org_name, pool) = (located.org.id, located.org.name, located.pool);
     let url = located.url.as_str();
     let database = db::connect::target(url)?;
-    let lock = rt.block_on(take_lock(url, org, &org_name, &source))?;
+    let mut lock = rt.block_on(take_lock(url, org, &org_name, &source))?;
+    // An organization's first load takes the bulk path when it can.
+    let ineligible = if req.docking.is_some() {
+        Some("--docking-job")
+    } else if req.sink.dedup != crate::db::structure::Dedup::Record {
+        Some("--dedup structure")
+    } else {
+        None
+    };
+    let mut choice = rt.block_on(db::bulk::choose(
+        url,
+        org,
+        &org_name,
+        &mut lock,
+        !req.no_bulk,
+        ineligible,
+    ))?;
     // Runs of this source still `running` died without closing: close them.
     let stale = rt.block_on(db::close_stale_runs(&pool, org, &source))?;
     let run = rt.block_on(db::begin_run(&pool, org, &source))?;
@@ -161,6 +183,15 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         log.notice(format!(
             "run {id} of this source ended without closing; closed it as failed"
         ));
+    }
+    match (&choice.path, &choice.why_not_bulk) {
+        (LoadPath::Bulk, _) => log.notice(format!(
+            "first load of {org_name}: bulk path (standalone tables, attached as its partitions at the end)"
+        )),
+        (LoadPath::Staging, Some(why)) => log.notice(format!(
+            "first load of {org_name}: staging path, not bulk: {why}"
+        )),
+        (LoadPath::Staging, None) => {}
     }
     let start = Instant::now();
     let mut sink_options = req.sink;
@@ -181,11 +212,32 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         None => None,
     };
     let mut files = Vec::new();
-    let result = with_progress(&stats, req.display.progress, Follow::Committed, || {
-        let mut sink = DbSink::open(rt.handle(), url, org, run, sink_options, stats.clone())?;
-        let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
-        files = sink.files_done().to_vec();
-        result
+    let path = choice.path;
+    // The bulk path commits everything at its end: progress follows parsing.
+    let follow = match path {
+        LoadPath::Bulk => Follow::Parsed,
+        LoadPath::Staging => Follow::Committed,
+    };
+    let result = with_progress(&stats, req.display.progress, follow, || match choice.holder.take() {
+        Some(control) => {
+            let mut sink = BulkSink::open(
+                rt.handle(),
+                url,
+                (org, run),
+                control,
+                sink_options.reread_all,
+                stats.clone(),
+            )?;
+            let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+            files = sink.files_done().to_vec();
+            result
+        }
+        None => {
+            let mut sink = DbSink::open(rt.handle(), url, org, run, sink_options, stats.clone())?;
+            let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+            files = sink.files_done().to_vec();
+            result
+        }
     });
     log.flush()
         .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
@@ -264,6 +316,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
             .collect(),
         files,
         database,
+        path,
     })
 }
 

@@ -1,0 +1,551 @@
+//! The bulk first load: an organization's first load at PostgreSQL's best
+//! speed, with the same end state as the staging path.
+//!
+//! While the pipeline parses, two connections each fill a standalone table
+//! (`molecules_bulk_<org>`, `molecule_properties_bulk_<org>`, shaped like
+//! the parents) by one binary `COPY … FREEZE` in the transaction that
+//! created it: no trigger, no index, no foreign key runs per row, and
+//! duplicates are dropped here, in the client (there is no ON CONFLICT).
+//! At the end the same two connections build the parents' keys, indexes
+//! and foreign keys (`molingest_bulk_ddl`), and one short transaction swaps
+//! the tables in for the organization's empty partitions, writes the audit
+//! rows and completes the files (`molingest_bulk_attach`).
+//!
+//! Who takes it ([`choose`]): the schema's owner (a tenant login cannot
+//! create tables: it loads through the staging path, and is told so), for
+//! an organization with no molecules, under an organization-level advisory
+//! lock held exclusively. Every staging-path load holds the same lock
+//! shared, so a bulk load never starts beside one, and loads that arrive
+//! during a bulk load wait for it and then load incrementally.
+//!
+//! Crash safety: until the attach commits, nothing of the load is visible;
+//! a killed run leaves either nothing (the COPY transactions roll back) or
+//! unattached tables, which the next run drops. The files are completed in
+//! the attach transaction, so the next run reads them again.
+
+use super::files::{file_ids, mark_completed, register_files};
+use super::row::{BulkRows, BULK};
+use super::sink::FileDone;
+use crate::error::Error;
+use crate::pipeline::stats::Stats;
+use crate::pipeline::{Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Sink};
+use serde::Serialize;
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How a load writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadPath {
+    /// Batches through a staging table into the partitions (incremental).
+    Staging,
+    /// Standalone tables attached at the end (first loads).
+    Bulk,
+}
+
+/// The path a load takes, and why a first load could not go bulk.
+pub struct Choice {
+    pub path: LoadPath,
+    /// Set when the organization had no molecules but the load takes the
+    /// staging path anyway.
+    pub why_not_bulk: Option<String>,
+    /// The connection holding the organization's lock exclusively (bulk).
+    pub holder: Option<PgConnection>,
+}
+
+/// The organization-level lock (two-int advisory key space, apart from
+/// the per-source locks).
+fn org_lock_key(org: Uuid) -> (i32, i32) {
+    let b = org.as_bytes();
+    (0x6d6f_6c69, i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn partition(org: Uuid) -> String {
+    format!("molecules_{}", org.simple())
+}
+
+/// Choose the load's path. `lock` is the run's own lock connection: a
+/// staging load takes the organization lock shared on it (released when
+/// the run ends). `allowed` is false for `--no-bulk`; `ineligible` names an
+/// option that needs the staging path.
+pub async fn choose(
+    url: &str,
+    org: Uuid,
+    org_name: &str,
+    lock: &mut PgConnection,
+    allowed: bool,
+    ineligible: Option<&str>,
+) -> Result<Choice, Error> {
+    let owner: bool = sqlx::query_scalar(
+        "SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = 'public.molecules'::regclass",
+    )
+    .fetch_one(&mut *lock)
+    .await?;
+    let (k1, k2) = org_lock_key(org);
+    let mut busy = false;
+    if owner && allowed && ineligible.is_none() {
+        let mut control = super::connect::bookkeeping(url, "molingest-bulk").await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(k1)
+            .bind(k2)
+            .fetch_one(&mut control)
+            .await?;
+        if got {
+            // No bulk load of this organization is running: what one left
+            // behind is garbage.
+            sqlx::query("SELECT molingest_bulk_discard($1)")
+                .bind(org)
+                .execute(&mut control)
+                .await?;
+            if is_empty(&mut control, org, true).await? {
+                return Ok(Choice {
+                    path: LoadPath::Bulk,
+                    why_not_bulk: None,
+                    holder: Some(control),
+                });
+            }
+        }
+        busy = !got;
+        let _ = control.close().await;
+    }
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1, $2)")
+        .bind(k1)
+        .bind(k2)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !free {
+        eprintln!(
+            "molingest: a first load of {org_name} is running; waiting for it to finish, then loading incrementally"
+        );
+        sqlx::query("SELECT pg_advisory_lock_shared($1, $2)")
+            .bind(k1)
+            .bind(k2)
+            .execute(&mut *lock)
+            .await?;
+    }
+    let why_not_bulk = if is_empty(lock, org, owner).await? {
+        Some(if !allowed {
+            "--no-bulk was given".to_owned()
+        } else if let Some(option) = ineligible {
+            format!("{option} needs the staging path")
+        } else if !owner {
+            "this login does not own the schema (a tenant's login may not create tables): \
+             the bulk path is the administrator's"
+                .to_owned()
+        } else if busy {
+            "another load of this organization was running".to_owned()
+        } else {
+            "molecules arrived while the path was chosen".to_owned()
+        })
+    } else {
+        None
+    };
+    Ok(Choice {
+        path: LoadPath::Staging,
+        why_not_bulk,
+        holder: None,
+    })
+}
+
+/// Whether the organization holds no molecule: read on its partition by
+/// the owner (forced row security would hide rows from a non-superuser
+/// owner on the parent), through row-level security by a tenant.
+async fn is_empty(conn: &mut PgConnection, org: Uuid, owner: bool) -> Result<bool, Error> {
+    if owner {
+        let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM public.{})", partition(org));
+        return Ok(sqlx::query_scalar(&sql).fetch_one(&mut *conn).await?);
+    }
+    let mut tx = super::tenant(&mut *conn, org).await?;
+    let empty: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM molecules WHERE organization_id = $1)",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(empty)
+}
+
+/// Kill this process at a named point when `MOLINGEST_TEST_KILL_AT` says
+/// so: the crash-safety tests' way to SIGKILL a load exactly there.
+fn kill_point(name: &str) {
+    if std::env::var("MOLINGEST_TEST_KILL_AT").is_ok_and(|v| v == name) {
+        // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// What a COPY task is sent.
+enum Chunk {
+    Data(Vec<u8>),
+    /// Every row was sent: finish the COPY and commit.
+    End,
+}
+
+/// The binary COPY header: signature, flags, header extension length.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// A buffer is sent to its COPY when it holds this much.
+const CHUNK: usize = 1 << 20;
+
+type CopyTask = tokio::task::JoinHandle<Result<PgConnection, Error>>;
+
+pub struct BulkSink {
+    rt: Handle,
+    org: Uuid,
+    run: Uuid,
+    stats: Arc<Stats>,
+    /// Holds the organization lock; registers and completes files; attaches.
+    control: PgConnection,
+    known: Arc<dyn Known>,
+    file_ids: HashMap<[u8; 32], Uuid>,
+    /// Content hashes sent so far: duplicates are dropped here.
+    seen: HashSet<[u8; 32]>,
+    molecules: Vec<u8>,
+    properties: Vec<u8>,
+    /// The molecules COPY, then the properties COPY.
+    copies: Vec<(mpsc::Sender<Chunk>, CopyTask)>,
+    rows: u64,
+    duplicates: u64,
+    ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
+    done: Vec<FileDone>,
+}
+
+impl BulkSink {
+    /// Start the two COPYs (each creates its table in its transaction).
+    pub fn open(
+        rt: &Handle,
+        url: &str,
+        (org, run): (Uuid, Uuid),
+        mut control: PgConnection,
+        reread_all: bool,
+        stats: Arc<Stats>,
+    ) -> Result<Self, Error> {
+        let known: Arc<dyn Known> = if reread_all {
+            Arc::new(NothingKnown)
+        } else {
+            Arc::new(rt.block_on(super::known::known_files(&mut control, org))?)
+        };
+        let mut copies = Vec::new();
+        for parent in ["molecules", "molecule_properties"] {
+            let conn = rt.block_on(super::connection(url, "molingest-bulk"))?;
+            let (tx, rx) = mpsc::channel(4);
+            copies.push((tx, rt.spawn(fill(conn, org, parent, rx))));
+        }
+        Ok(BulkSink {
+            rt: rt.clone(),
+            org,
+            run,
+            stats,
+            control,
+            known,
+            file_ids: HashMap::new(),
+            seen: HashSet::new(),
+            molecules: Vec::with_capacity(CHUNK + (64 << 10)),
+            properties: Vec::with_capacity(CHUNK + (64 << 10)),
+            copies,
+            rows: 0,
+            duplicates: 0,
+            ended: Vec::new(),
+            done: Vec::new(),
+        })
+    }
+
+    pub fn files_done(&self) -> &[FileDone] {
+        &self.done
+    }
+
+    /// Send the buffers to their COPYs.
+    fn send(&mut self, last: bool) -> Result<(), Error> {
+        let mut sent = true;
+        let bufs = [&mut self.molecules, &mut self.properties];
+        for ((tx, _), buf) in self.copies.iter().zip(bufs) {
+            if !buf.is_empty() {
+                let data = std::mem::replace(buf, Vec::with_capacity(CHUNK + (64 << 10)));
+                sent &= tx.blocking_send(Chunk::Data(data)).is_ok();
+            }
+            if last {
+                sent &= tx.blocking_send(Chunk::End).is_ok();
+            }
+        }
+        if sent {
+            Ok(())
+        } else {
+            Err(self.copy_failed())
+        }
+    }
+
+    /// A COPY task stopped: its error says why.
+    fn copy_failed(&mut self) -> Error {
+        for (tx, task) in std::mem::take(&mut self.copies) {
+            drop(tx);
+            match self.rt.block_on(task) {
+                Ok(Err(e)) => return e,
+                Err(e) => return Error::Pipeline(format!("bulk COPY: {e}")),
+                Ok(Ok(_)) => {}
+            }
+        }
+        Error::Pipeline("bulk COPY stopped".into())
+    }
+
+    fn register(&mut self, f: &Arc<FileInfo>, hash: [u8; 32]) -> Result<(), Error> {
+        let (org, run) = (self.org, self.run);
+        let ids = self.rt.block_on(async {
+            register_files(&mut self.control, org, run, std::slice::from_ref(f)).await?;
+            file_ids(&mut self.control, org, &[hash]).await
+        })?;
+        self.file_ids.extend(ids);
+        Ok(())
+    }
+
+    fn add(&mut self, file_id: Uuid, encoded: &[u8]) -> Result<(), Error> {
+        let Some((len, rest)) = encoded.split_first_chunk::<4>() else {
+            return Err(Error::Pipeline("bulk row without its layout".into()));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        let (molecule, properties) = rest.split_at(len.min(rest.len()));
+        let id_field = |out: &mut Vec<u8>, id: &Uuid| {
+            out.extend_from_slice(&16i32.to_be_bytes());
+            out.extend_from_slice(id.as_bytes());
+        };
+        self.molecules
+            .extend_from_slice(&BULK.molecules_fields().to_be_bytes());
+        id_field(&mut self.molecules, &self.org);
+        id_field(&mut self.molecules, &file_id);
+        self.molecules.extend_from_slice(molecule);
+        self.properties
+            .extend_from_slice(&BULK.properties_fields().to_be_bytes());
+        id_field(&mut self.properties, &self.org);
+        self.properties.extend_from_slice(properties);
+        self.rows += 1;
+        if self.molecules.len() >= CHUNK || self.properties.len() >= CHUNK {
+            self.send(false)?;
+        }
+        Ok(())
+    }
+
+    /// Finish both COPYs, build keys and indexes, attach.
+    fn complete(&mut self) -> Result<(), Error> {
+        self.send(true)?;
+        let mut conns = Vec::new();
+        for (tx, task) in std::mem::take(&mut self.copies) {
+            drop(tx);
+            let conn = self
+                .rt
+                .block_on(task)
+                .map_err(|e| Error::Pipeline(format!("bulk COPY: {e}")))??;
+            conns.push(conn);
+        }
+        kill_point("bulk-copied");
+        let org = self.org;
+        self.rt.block_on(build(&mut self.control, conns, org))?;
+        kill_point("bulk-indexed");
+        let inserted = self.rt.block_on(attach(
+            &mut self.control,
+            (self.org, self.run),
+            self.rows,
+            &self.ended,
+        ))?;
+        kill_point("bulk-attached");
+        Stats::add(&self.stats.records_inserted, inserted);
+        Stats::add(
+            &self.stats.records_duplicate,
+            self.duplicates + self.rows.saturating_sub(inserted),
+        );
+        self.done
+            .extend(self.ended.drain(..).map(|(f, end, _)| FileDone {
+                path: f.job.display.clone(),
+                records: end.records,
+                rejected: end.rejected,
+                status: if end.error.is_some() {
+                    "failed"
+                } else {
+                    "completed"
+                },
+            }));
+        Ok(())
+    }
+}
+
+impl Sink for BulkSink {
+    fn needs(&self) -> Needs {
+        Needs {
+            file_hashes: true,
+            encoder: Some(Arc::new(BulkRows)),
+            known: self.known.clone(),
+        }
+    }
+
+    fn event(&mut self, event: Event) -> Result<(), Error> {
+        match event {
+            Event::Begin(f) => {
+                let Some(hash) = f.hash else {
+                    return Err(Error::Pipeline(format!(
+                        "{}: no content hash; the database sink cannot key its rows",
+                        f.job.display
+                    )));
+                };
+                self.register(&f, hash)?;
+            }
+            Event::Records(f, outcomes) => {
+                let file_id = f
+                    .hash
+                    .and_then(|h| self.file_ids.get(&h).copied())
+                    .ok_or_else(|| {
+                        Error::Pipeline(format!("{}: file not registered", f.job.display))
+                    })?;
+                for o in &outcomes {
+                    if let Outcome::Molecule(m) = o {
+                        if self.seen.insert(m.hash) {
+                            self.add(file_id, &m.encoded)?;
+                        } else {
+                            self.duplicates += 1;
+                        }
+                    }
+                }
+            }
+            Event::End(f, end) => self.ended.push((f, end, 0)),
+            Event::FileRejected(_) => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.complete()
+    }
+}
+
+impl Drop for BulkSink {
+    fn drop(&mut self) {
+        // Unfinished COPYs roll back with their connections.
+        for (_, task) in self.copies.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// One COPY: create the table and fill it in one transaction (FREEZE needs
+/// both in the same one), commit only when told the end was reached.
+async fn fill(
+    mut conn: PgConnection,
+    org: Uuid,
+    parent: &'static str,
+    mut rx: mpsc::Receiver<Chunk>,
+) -> Result<PgConnection, Error> {
+    let mut tx = conn.begin().await?;
+    let table: String = sqlx::query_scalar("SELECT molingest_bulk_create($1, $2)")
+        .bind(org)
+        .bind(parent)
+        .fetch_one(&mut *tx)
+        .await?;
+    let sql = if parent == "molecules" {
+        BULK.molecules_copy(&table)
+    } else {
+        BULK.properties_copy(&table)
+    };
+    let mut copy = tx.copy_in_raw(&sql).await?;
+    copy.send(COPY_HEADER).await?;
+    loop {
+        match rx.recv().await {
+            Some(Chunk::Data(data)) => {
+                copy.send(data).await?;
+            }
+            Some(Chunk::End) => break,
+            // The load stopped before its end: roll back (the table goes too).
+            None => {
+                let _ = copy.abort("load stopped").await;
+                return Err(Error::Pipeline("bulk load stopped before its end".into()));
+            }
+        }
+    }
+    copy.send(&(-1i16).to_be_bytes()[..]).await?;
+    copy.finish().await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+/// Give the filled tables the parents' keys, indexes and foreign keys, on
+/// the COPY connections at once, the big GIN indexes first.
+async fn build(control: &mut PgConnection, conns: Vec<PgConnection>, org: Uuid) -> Result<(), Error> {
+    let mut ddl: Vec<String> = sqlx::query_scalar(
+        "SELECT molingest_bulk_ddl($1, 'molecules') UNION ALL SELECT molingest_bulk_ddl($1, 'molecule_properties')",
+    )
+    .bind(org)
+    .fetch_all(&mut *control)
+    .await?;
+    ddl.sort_by_key(|s| !s.contains(" gin "));
+    let queue = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(ddl)));
+    let workers = conns.into_iter().map(|mut conn| {
+        let queue = queue.clone();
+        async move {
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(statement) = next else { break };
+                sqlx::query(&statement).execute(&mut conn).await?;
+            }
+            let _ = conn.close().await;
+            Ok::<(), Error>(())
+        }
+    });
+    for r in futures_util::future::join_all(workers).await {
+        r?;
+    }
+    Ok(())
+}
+
+/// How long the attach waits for the parents' locks before it lets go and
+/// tries again, and how often it tries.
+const ATTACH_LOCK_TIMEOUT: &str = "2s";
+const ATTACH_ATTEMPTS: u32 = 30;
+
+/// The swap, the audit rows and the files' completion in one transaction,
+/// retried when other sessions hold the parents' locks. Returns the
+/// molecules inserted.
+async fn attach(
+    control: &mut PgConnection,
+    (org, run): (Uuid, Uuid),
+    rows: u64,
+    ended: &[(Arc<FileInfo>, FileEnd, u64)],
+) -> Result<u64, Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = async {
+            let mut tx = control.begin().await?;
+            sqlx::query(&format!("SET LOCAL lock_timeout = '{ATTACH_LOCK_TIMEOUT}'"))
+                .execute(&mut *tx)
+                .await?;
+            let (_how, inserted): (String, i64) =
+                sqlx::query_as("SELECT how, inserted FROM molingest_bulk_attach($1, $2, $3, $3)")
+                    .bind(org)
+                    .bind(run)
+                    .bind(rows as i64)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            // The files are completed as the organization, like any other.
+            sqlx::query("SELECT set_config('role', $1, true)")
+                .bind(super::orgs::org_role(org))
+                .execute(&mut *tx)
+                .await?;
+            mark_completed(&mut tx, org, ended).await?;
+            tx.commit().await?;
+            Ok::<u64, Error>(inserted.max(0) as u64)
+        }
+        .await;
+        match result {
+            Err(Error::Database(sqlx::Error::Database(d)))
+                if d.code().as_deref() == Some("55P03") && attempt < ATTACH_ATTEMPTS =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+}
