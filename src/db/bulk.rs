@@ -158,7 +158,10 @@ pub async fn choose(
 /// owner on the parent), through row-level security by a tenant.
 async fn is_empty(conn: &mut PgConnection, org: Uuid, owner: bool) -> Result<bool, Error> {
     if owner {
-        let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM public.{})", partition(org));
+        let sql = format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM public.{})",
+            partition(org)
+        );
         return Ok(sqlx::query_scalar(&sql).fetch_one(&mut *conn).await?);
     }
     let mut tx = super::tenant(&mut *conn, org).await?;
@@ -333,6 +336,8 @@ impl BulkSink {
 
     /// Finish both COPYs, build keys and indexes, attach.
     fn complete(&mut self) -> Result<(), Error> {
+        self.send(false)?;
+        kill_point("bulk-copying");
         self.send(true)?;
         let mut conns = Vec::new();
         for (tx, task) in std::mem::take(&mut self.copies) {
@@ -473,7 +478,11 @@ async fn fill(
 
 /// Give the filled tables the parents' keys, indexes and foreign keys, on
 /// the COPY connections at once, the big GIN indexes first.
-async fn build(control: &mut PgConnection, conns: Vec<PgConnection>, org: Uuid) -> Result<(), Error> {
+async fn build(
+    control: &mut PgConnection,
+    conns: Vec<PgConnection>,
+    org: Uuid,
+) -> Result<(), Error> {
     let mut ddl: Vec<String> = sqlx::query_scalar(
         "SELECT molingest_bulk_ddl($1, 'molecules') UNION ALL SELECT molingest_bulk_ddl($1, 'molecule_properties')",
     )

@@ -6,6 +6,7 @@
 //! security (forced, keyed on the role) holds on the load path as it does
 //! for any other client. See README § Security for the model.
 
+pub mod bulk;
 pub mod connect;
 mod copy_text;
 pub mod docking;
@@ -21,7 +22,6 @@ pub mod runs;
 pub mod sink;
 pub mod structure;
 pub mod verify;
-pub mod bulk;
 
 pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};

@@ -148,7 +148,11 @@ fn numeric4(out: &mut Vec<u8>, v: f64) {
         match b {
             b'.' => seen_point = true,
             b'0'..=b'9' if seen_point => frac = frac * 10 + u64::from(b - b'0'),
-            b'0'..=b'9' => int_part = int_part.saturating_mul(10).saturating_add(u64::from(b - b'0')),
+            b'0'..=b'9' => {
+                int_part = int_part
+                    .saturating_mul(10)
+                    .saturating_add(u64::from(b - b'0'))
+            }
             _ => {}
         }
     }
@@ -174,7 +178,11 @@ fn numeric4(out: &mut Vec<u8>, v: f64) {
     if digits.is_empty() {
         weight = 0;
     }
-    let sign: u16 = if v < 0.0 && !digits.is_empty() { 0x4000 } else { 0 };
+    let sign: u16 = if v < 0.0 && !digits.is_empty() {
+        0x4000
+    } else {
+        0
+    };
     out.extend_from_slice(&(8 + 2 * digits.len() as i32).to_be_bytes());
     out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
@@ -253,7 +261,15 @@ pub static COLUMNS: &[Column] = &[
         name: "identity_error",
         sql_type: "text",
         dest: Dest::Molecules,
-        value: |r| optional(r.record.identity.error.as_deref().map(|e| truncate_chars(e, 500))),
+        value: |r| {
+            optional(
+                r.record
+                    .identity
+                    .error
+                    .as_deref()
+                    .map(|e| truncate_chars(e, 500)),
+            )
+        },
     },
     Column {
         name: "inchi",
@@ -371,7 +387,12 @@ pub static COLUMNS: &[Column] = &[
         name: "job_score",
         sql_type: "float8",
         dest: Dest::Job,
-        value: |r| r.pose.as_ref().and_then(|p| p.score).map_or(Value::Null, Value::Float8),
+        value: |r| {
+            r.pose
+                .as_ref()
+                .and_then(|p| p.score)
+                .map_or(Value::Null, Value::Float8)
+        },
     },
     Column {
         name: "pose_data",

@@ -218,25 +218,28 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         LoadPath::Bulk => Follow::Parsed,
         LoadPath::Staging => Follow::Committed,
     };
-    let result = with_progress(&stats, req.display.progress, follow, || match choice.holder.take() {
-        Some(control) => {
-            let mut sink = BulkSink::open(
-                rt.handle(),
-                url,
-                (org, run),
-                control,
-                sink_options.reread_all,
-                stats.clone(),
-            )?;
-            let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
-            files = sink.files_done().to_vec();
-            result
-        }
-        None => {
-            let mut sink = DbSink::open(rt.handle(), url, org, run, sink_options, stats.clone())?;
-            let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
-            files = sink.files_done().to_vec();
-            result
+    let result = with_progress(&stats, req.display.progress, follow, || {
+        match choice.holder.take() {
+            Some(control) => {
+                let mut sink = BulkSink::open(
+                    rt.handle(),
+                    url,
+                    (org, run),
+                    control,
+                    sink_options.reread_all,
+                    stats.clone(),
+                )?;
+                let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+                files = sink.files_done().to_vec();
+                result
+            }
+            None => {
+                let mut sink =
+                    DbSink::open(rt.handle(), url, org, run, sink_options, stats.clone())?;
+                let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+                files = sink.files_done().to_vec();
+                result
+            }
         }
     });
     log.flush()
