@@ -45,6 +45,9 @@ pub struct Stats {
     pub busy_parse_ns: AtomicU64,
     pub busy_sink_ns: AtomicU64,
     pub busy_db_ns: AtomicU64,
+    /// The bulk path's end: building keys and indexes, and the attach.
+    pub bulk_build_ns: AtomicU64,
+    pub bulk_attach_ns: AtomicU64,
 }
 
 impl Stats {
@@ -98,6 +101,8 @@ impl Stats {
                 parse: secs(&self.busy_parse_ns),
                 sink: secs(&self.busy_sink_ns),
                 database: secs(&self.busy_db_ns),
+                bulk_build: secs(&self.bulk_build_ns),
+                bulk_attach: secs(&self.bulk_attach_ns),
             },
         }
     }
@@ -110,6 +115,10 @@ pub struct StageTimes {
     pub parse: f64,
     pub sink: f64,
     pub database: f64,
+    /// Bulk path only (else 0): keys, indexes and foreign keys built after
+    /// the COPYs, on two connections (wall time); the attach transaction.
+    pub bulk_build: f64,
+    pub bulk_attach: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -184,6 +193,13 @@ impl Summary {
             "  busy      read {:.2} s, parse {:.2} s, sink {:.2} s, database {:.2} s (summed over connections)",
             b.read, b.parse, b.sink, b.database
         );
+        if b.bulk_build > 0.0 {
+            let _ = writeln!(
+                o,
+                "  bulk      keys and indexes built in {:.2} s, attached in {:.3} s",
+                b.bulk_build, b.bulk_attach
+            );
+        }
         if let Some(run) = run {
             let _ = writeln!(o, "  run       {run}");
             if s.records_inserted == 0 && s.records_rejected == 0 {
