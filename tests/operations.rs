@@ -17,7 +17,9 @@ async fn setup(pool: &PgPool) -> String {
     url_of(pool)
 }
 
-/// A slow-ish load of benches/data (small batches, one writer) to interrupt.
+/// A slow-ish load of benches/data (small batches, one writer) to interrupt,
+/// through the staging path (the bulk path of a first load commits once, at
+/// its end: tests/bulk.rs).
 fn start_load(url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_molingest"))
         .args([
@@ -26,6 +28,7 @@ fn start_load(url: &str) -> Child {
             "--org",
             "acme",
             "--json",
+            "--no-bulk",
             "--batch-rows",
             "200",
             "--writers",
@@ -444,6 +447,7 @@ async fn a_killed_load_resumes_inside_a_large_file(pool: PgPool) {
                 "--org",
                 "acme",
                 "--json",
+                "--no-bulk",
                 "--batch-rows",
                 "500",
                 "--writers",

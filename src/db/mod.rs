@@ -8,12 +8,13 @@
 
 pub mod bulk;
 pub mod connect;
-mod copy_text;
+mod copy_format;
 pub mod docking;
 pub mod embedded;
 mod files;
 pub mod known;
 pub mod lifecycle;
+pub mod load_path;
 pub mod orgs;
 pub mod retention;
 pub mod routing;

@@ -5,7 +5,8 @@
 use super::docking::DockingRequest;
 use super::scan::exit_for;
 use super::{pipeline_options, resumed, roots, runtime, Display, Tuning};
-use crate::db::bulk::{BulkSink, LoadPath};
+use crate::db::bulk::BulkSink;
+use crate::db::load_path::LoadPath;
 use crate::db::sink::{DbSink, FileDone, SinkOptions};
 use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
@@ -157,7 +158,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     } else {
         None
     };
-    let mut choice = rt.block_on(db::bulk::choose(
+    let mut choice = rt.block_on(db::load_path::choose(
         url,
         org,
         &org_name,
