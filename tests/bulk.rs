@@ -52,6 +52,23 @@ async fn bulk_tables(pool: &PgPool) -> i64 {
     .await
 }
 
+/// sample_data in one load into organization "whole": the reference.
+async fn load_whole(url: &str) -> i64 {
+    let out = molingest_async(
+        url,
+        &[
+            "load",
+            "sample_data",
+            "--org",
+            "whole",
+            "--create-org",
+            "--json",
+        ],
+    )
+    .await;
+    load_json(&out)["records_inserted"].as_i64().unwrap()
+}
+
 async fn org_id(pool: &PgPool, name: &str) -> Uuid {
     sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
         .bind(name)
@@ -277,19 +294,7 @@ async fn concurrent_first_loads_of_one_organization_are_exact(pool: PgPool) {
         paths.push(load_json(&out)["path"].as_str().unwrap().to_owned());
     }
     assert!(paths.iter().any(|p| p == "bulk"), "{paths:?}");
-    let one = molingest_async(
-        &url,
-        &[
-            "load",
-            "sample_data",
-            "--org",
-            "whole",
-            "--create-org",
-            "--json",
-        ],
-    )
-    .await;
-    let expected = load_json(&one)["records_inserted"].as_i64().unwrap();
+    let expected = load_whole(&url).await;
     let (rows, a, b) = differing(&pool, "acme", "whole").await;
     assert_eq!((rows, a, b), (expected, 0, 0), "{paths:?}");
     assert_eq!(bulk_tables(&pool).await, 0);
@@ -300,19 +305,7 @@ async fn concurrent_first_loads_of_one_organization_are_exact(pool: PgPool) {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_bulk_load_killed_at_any_point_is_finished_by_the_next_run(pool: PgPool) {
     let url = url_of(&pool);
-    let whole = molingest_async(
-        &url,
-        &[
-            "load",
-            "sample_data",
-            "--org",
-            "whole",
-            "--create-org",
-            "--json",
-        ],
-    )
-    .await;
-    let expected = load_json(&whole)["records_inserted"].as_i64().unwrap();
+    let expected = load_whole(&url).await;
     let mut orgs = vec![org_id(&pool, "whole").await];
     for (i, point) in [
         "bulk-copying",

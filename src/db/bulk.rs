@@ -233,17 +233,11 @@ impl BulkSink {
             &self.stats.records_duplicate,
             self.duplicates + self.rows.saturating_sub(inserted),
         );
-        self.done
-            .extend(self.ended.drain(..).map(|(f, end, _)| FileDone {
-                path: f.job.display.clone(),
-                records: end.records,
-                rejected: end.rejected,
-                status: if end.error.is_some() {
-                    "failed"
-                } else {
-                    "completed"
-                },
-            }));
+        self.done.extend(
+            self.ended
+                .drain(..)
+                .map(|(f, end, _)| FileDone::of(&f, &end)),
+        );
         Ok(())
     }
 }

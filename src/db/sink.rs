@@ -115,6 +115,21 @@ pub struct FileDone {
     pub status: &'static str,
 }
 
+impl FileDone {
+    pub fn of(f: &FileInfo, end: &FileEnd) -> FileDone {
+        FileDone {
+            path: f.job.display.clone(),
+            records: end.records,
+            rejected: end.rejected,
+            status: if end.error.is_some() {
+                "failed"
+            } else {
+                "completed"
+            },
+        }
+    }
+}
+
 pub struct DbSink {
     rt: Handle,
     docking_job: Option<Uuid>,
@@ -278,16 +293,8 @@ impl DbSink {
             self.run,
             &ready,
         ))?;
-        self.done.extend(ready.iter().map(|(f, end, _)| FileDone {
-            path: f.job.display.clone(),
-            records: end.records,
-            rejected: end.rejected,
-            status: if end.error.is_some() {
-                "failed"
-            } else {
-                "completed"
-            },
-        }));
+        self.done
+            .extend(ready.iter().map(|(f, end, _)| FileDone::of(f, end)));
         Ok(())
     }
 
@@ -420,6 +427,30 @@ async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
 /// How long a writer keeps retrying one batch through transient faults.
 const RETRY_FOR: Duration = Duration::from_secs(60);
 
+/// The COPY of one batch into the temporary staging table is a plain data
+/// transfer (at most 16 MB, no locks taken): one making no end in this time
+/// is stalled. Seen once in CI (the server waiting for data the client
+/// never sent, the client waiting too); such a batch is retried on a new
+/// connection instead of waiting forever.
+const COPY_STALL: Duration = Duration::from_secs(60);
+
+/// A connection that does not answer a ping in this time is replaced.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn stalled() -> Error {
+    Error::Database(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!(
+            "the COPY of a batch made no end in {} s",
+            COPY_STALL.as_secs()
+        ),
+    )))
+}
+
+fn is_stall(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut)
+}
+
 /// Write a batch, retrying transient faults (a lost connection, an
 /// administrator's shutdown of the backend, a serialization failure or
 /// deadlock) with backoff for up to [`RETRY_FOR`], on a new connection when
@@ -435,6 +466,7 @@ async fn write_with_retry(
 ) -> Result<(), Error> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(100);
+    let mut stalls = 0u32;
     loop {
         let err = match write_batch(conn, (org, run, job), batch, dedup).await {
             Ok((moved, (results, unscored))) => {
@@ -459,13 +491,22 @@ async fn write_with_retry(
             }
             Err(e) => e,
         };
-        if !transient(&err) || start.elapsed() + pause > RETRY_FOR {
+        let stall = is_stall(&err);
+        // A stall is retried once whatever the time spent.
+        if !transient(&err) || (start.elapsed() + pause > RETRY_FOR && !(stall && stalls == 0)) {
             return Err(err);
         }
+        stalls += u32::from(stall);
         Stats::add(&stats.batches_retried, 1);
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
-        if conn.ping().await.is_err() {
+        // A stalled connection is in an unknown state: never reused.
+        let alive = !stall
+            && matches!(
+                tokio::time::timeout(PING_TIMEOUT, conn.ping()).await,
+                Ok(Ok(()))
+            );
+        if !alive {
             match connect_writer(url).await {
                 Ok(fresh) => *conn = fresh,
                 Err(e) if transient(&e) => continue,
@@ -504,9 +545,19 @@ async fn write_batch(
     let mut moved = Moved::default();
     let mut results = (0, 0);
     if batch.rows > 0 {
-        let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
-        copy.send(batch.copy.as_slice()).await?;
-        copy.finish().await?;
+        let copied = tokio::time::timeout(COPY_STALL, async {
+            let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
+            copy.send(batch.copy.as_slice()).await?;
+            copy.finish().await?;
+            Ok::<(), Error>(())
+        })
+        .await;
+        match copied {
+            Ok(r) => r?,
+            // The transaction is dropped unfinished; the caller replaces
+            // the connection.
+            Err(_) => return Err(stalled()),
+        }
         moved = match dedup {
             Dedup::Record => Moved {
                 molecules: sqlx::query(&STAGE.move_rows)
