@@ -23,6 +23,7 @@ pub mod runs;
 pub mod sink;
 pub mod structure;
 pub mod verify;
+mod writer;
 
 pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};

@@ -20,9 +20,9 @@
 //! hash order keeps concurrent writers (and concurrent runs) from deadlocking.
 
 use super::files::{complete_files, register_files, save_progress};
-use super::row::{create_stage, CopyRows, STAGE};
-use super::structure::{Dedup, Moved};
-use super::tenant_in_run;
+use super::row::CopyRows;
+use super::structure::Dedup;
+use super::writer::{connect_writer, write_with_retry};
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{
@@ -32,7 +32,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -54,10 +54,10 @@ impl Default for BatchLimits {
 }
 
 #[derive(Default)]
-struct Batch {
-    seq: u64,
-    copy: Vec<u8>,
-    rows: u64,
+pub(super) struct Batch {
+    pub(super) seq: u64,
+    pub(super) copy: Vec<u8>,
+    pub(super) rows: u64,
 }
 
 /// Per file (by content hash), how far a batch's rows reach.
@@ -416,168 +416,4 @@ impl Drop for DbSink {
             w.abort();
         }
     }
-}
-
-async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
-    let mut conn = super::connection(url, "molingest-writer").await?;
-    create_stage(&mut conn).await?;
-    Ok(conn)
-}
-
-/// How long a writer keeps retrying one batch through transient faults.
-const RETRY_FOR: Duration = Duration::from_secs(60);
-
-/// The COPY of one batch into the temporary staging table is a plain data
-/// transfer (at most 16 MB, no locks taken): one making no end in this time
-/// is stalled. Seen once in CI (the server waiting for data the client
-/// never sent, the client waiting too); such a batch is retried on a new
-/// connection instead of waiting forever.
-const COPY_STALL: Duration = Duration::from_secs(60);
-
-/// A connection that does not answer a ping in this time is replaced.
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn stalled() -> Error {
-    Error::Database(sqlx::Error::Io(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        format!(
-            "the COPY of a batch made no end in {} s",
-            COPY_STALL.as_secs()
-        ),
-    )))
-}
-
-fn is_stall(e: &Error) -> bool {
-    matches!(e, Error::Database(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut)
-}
-
-/// Write a batch, retrying transient faults (a lost connection, an
-/// administrator's shutdown of the backend, a serialization failure or
-/// deadlock) with backoff for up to [`RETRY_FOR`], on a new connection when
-/// the old one is gone. A batch is one transaction and its insert ignores
-/// rows already there, so a retry never loses or doubles a row.
-async fn write_with_retry(
-    conn: &mut PgConnection,
-    url: &str,
-    (org, run, job): (Uuid, Uuid, Option<Uuid>),
-    batch: &Batch,
-    stats: &Stats,
-    dedup: Dedup,
-) -> Result<(), Error> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(100);
-    let mut stalls = 0u32;
-    loop {
-        let err = match write_batch(conn, (org, run, job), batch, dedup).await {
-            Ok((moved, (results, unscored))) => {
-                Stats::add(&stats.job_results, results);
-                Stats::add(&stats.poses_without_score, unscored);
-                // Record duplicates: texts already loaded; structure
-                // duplicates: new texts of structures already loaded.
-                let new_texts = match dedup {
-                    Dedup::Record => moved.molecules,
-                    Dedup::Structure => moved.occurrences,
-                };
-                Stats::add(&stats.records_inserted, moved.molecules);
-                Stats::add(
-                    &stats.records_duplicate,
-                    batch.rows.saturating_sub(new_texts),
-                );
-                Stats::add(
-                    &stats.records_structure_duplicate,
-                    new_texts.saturating_sub(moved.molecules),
-                );
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        let stall = is_stall(&err);
-        // A stall is retried once whatever the time spent.
-        if !transient(&err) || (start.elapsed() + pause > RETRY_FOR && !(stall && stalls == 0)) {
-            return Err(err);
-        }
-        stalls += u32::from(stall);
-        Stats::add(&stats.batches_retried, 1);
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-        // A stalled connection is in an unknown state: never reused.
-        let alive = !stall
-            && matches!(
-                tokio::time::timeout(PING_TIMEOUT, conn.ping()).await,
-                Ok(Ok(()))
-            );
-        if !alive {
-            match connect_writer(url).await {
-                Ok(fresh) => *conn = fresh,
-                Err(e) if transient(&e) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// Faults worth retrying: the connection (I/O, closed pool, protocol),
-/// `08…` connection exceptions, `57P01`–`57P03` shutdowns, `40001`
-/// serialization failures and `40P01` deadlocks.
-fn transient(e: &Error) -> bool {
-    match e {
-        Error::Database(sqlx::Error::Io(_))
-        | Error::Database(sqlx::Error::PoolTimedOut)
-        | Error::Database(sqlx::Error::PoolClosed)
-        | Error::Database(sqlx::Error::WorkerCrashed)
-        | Error::Database(sqlx::Error::Protocol(_)) => true,
-        Error::Database(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
-            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
-        }),
-        _ => false,
-    }
-}
-
-/// One batch in one transaction; returns what was new, and how many job
-/// results were recorded and how many of those had no score.
-async fn write_batch(
-    conn: &mut PgConnection,
-    (org, run, job): (Uuid, Uuid, Option<Uuid>),
-    batch: &Batch,
-    dedup: Dedup,
-) -> Result<(Moved, (u64, u64)), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
-    let mut moved = Moved::default();
-    let mut results = (0, 0);
-    if batch.rows > 0 {
-        let copied = tokio::time::timeout(COPY_STALL, async {
-            let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
-            copy.send(batch.copy.as_slice()).await?;
-            copy.finish().await?;
-            Ok::<(), Error>(())
-        })
-        .await;
-        match copied {
-            Ok(r) => r?,
-            // The transaction is dropped unfinished; the caller replaces
-            // the connection.
-            Err(_) => return Err(stalled()),
-        }
-        moved = match dedup {
-            Dedup::Record => Moved {
-                molecules: sqlx::query(&STAGE.move_rows)
-                    .bind(org)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected(),
-                occurrences: 0,
-            },
-            Dedup::Structure => super::structure::move_by_structure(&mut tx, org).await?,
-        };
-        if let Some(job) = job {
-            let (n, unscored): (i64, i64) = sqlx::query_as(&STAGE.job_results)
-                .bind(org)
-                .bind(job)
-                .fetch_one(&mut *tx)
-                .await?;
-            results = (n as u64, unscored as u64);
-        }
-    }
-    tx.commit().await?;
-    Ok((moved, results))
 }
