@@ -400,9 +400,15 @@ async fn attach(
         attempt += 1;
         let result = async {
             let mut tx = control.begin().await?;
-            sqlx::query(&format!("SET LOCAL lock_timeout = '{ATTACH_LOCK_TIMEOUT}'"))
-                .execute(&mut *tx)
-                .await?;
+            // Waiting for locks is bounded; the work is not (the check of
+            // the properties' foreign key grows with the load), so the
+            // control connection's statement timeout is lifted here.
+            for setting in [
+                format!("SET LOCAL lock_timeout = '{ATTACH_LOCK_TIMEOUT}'"),
+                "SET LOCAL statement_timeout = 0".to_owned(),
+            ] {
+                sqlx::query(&setting).execute(&mut *tx).await?;
+            }
             let (_how, inserted): (String, i64) =
                 sqlx::query_as("SELECT how, inserted FROM molingest_bulk_attach($1, $2, $3, $3)")
                     .bind(org)
