@@ -124,25 +124,32 @@ fn numeric4(out: &mut Vec<u8>, v: f64) {
             _ => {}
         }
     }
-    // Base-10000 digits of the integer part, most significant first.
-    let mut digits: Vec<i16> = Vec::with_capacity(4);
+    // Base-10000 digits, most significant first, on the stack (a u64
+    // integer part has at most five, then one for the four decimals).
+    let mut all = [0i16; 6];
+    let mut n = 0;
     let mut i = int_part;
     while i > 0 {
-        digits.insert(0, (i % 10_000) as i16);
+        all[n] = (i % 10_000) as i16;
+        n += 1;
         i /= 10_000;
     }
-    let mut weight = digits.len() as i16 - 1;
+    all[..n].reverse();
+    let mut weight = n as i16 - 1;
     if frac != 0 {
-        digits.push(frac as i16);
+        all[n] = frac as i16;
+        n += 1;
     }
-    // No leading zero digits: a value below 1 starts at weight -1.
-    while digits.first() == Some(&0) {
-        digits.remove(0);
+    // No leading or trailing zero digits: a value below 1 starts at weight -1.
+    let mut start = 0;
+    while start < n && all[start] == 0 {
+        start += 1;
         weight -= 1;
     }
-    while digits.last() == Some(&0) {
-        digits.pop();
+    while n > start && all[n - 1] == 0 {
+        n -= 1;
     }
+    let digits = &all[start..n];
     if digits.is_empty() {
         weight = 0;
     }
