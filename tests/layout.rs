@@ -1,6 +1,7 @@
 //! The shape of the code and its documentation, checked: a thin binary,
-//! no catch-all files, and the README's exit-code and record tables in
-//! step with the one place each is defined.
+//! no catch-all files, the README's exit-code and record tables in step
+//! with the one place each is defined, and the README a front page whose
+//! links into docs/ (and the docs' links between themselves) resolve.
 
 mod common;
 
@@ -49,5 +50,43 @@ fn readme_documents_every_exit_code_and_record_field() {
             readme.contains(&format!("| `{field}` |")),
             "README record table lacks `{field}`"
         );
+    }
+}
+
+#[test]
+fn readme_is_a_front_page_and_doc_links_resolve() {
+    let readme = root().join("README.md");
+    assert!(
+        lines(&readme) <= 400,
+        "README.md has more than 400 lines: the reference belongs in docs/"
+    );
+    // The README and docs/*.md; docs/design/ holds a copied document whose
+    // links point into the collection it came from, so it is not checked.
+    let mut pages = vec![readme];
+    for e in std::fs::read_dir(root().join("docs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "md") {
+            pages.push(p);
+        }
+    }
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (at, _) in text.match_indices("](") {
+            let rest = &text[at + 2..];
+            let Some(end) = rest.find(')') else {
+                continue;
+            };
+            let target = rest[..end].split('#').next().unwrap_or("");
+            // Links to pages only (SMILES such as `[P](F)` are not links).
+            if !target.ends_with(".md") || target.contains("://") {
+                continue;
+            }
+            let dir = page.parent().unwrap();
+            assert!(
+                dir.join(target).is_file(),
+                "{} links to {target}, which does not exist",
+                page.display()
+            );
+        }
     }
 }
