@@ -8,24 +8,36 @@ use molingest::exit::Exit;
 use molingest::workflow::admin::{self, Database};
 use molingest::workflow::{lifecycle, retention};
 
-pub fn migrate(database: &Database, direction: Direction, confirm: bool) -> anyhow::Result<Exit> {
+pub fn migrate(
+    database: &Database,
+    direction: Direction,
+    options: admin::MigrateOptions,
+) -> anyhow::Result<Exit> {
     let url = database.resolve(false)?;
-    match direction {
-        Direction::Up => {
-            let n = admin::migrate_up(&url)?;
-            eprintln!("schema up to date ({n} migrations applied)");
-        }
-        Direction::Down => {
-            admin::migrate_down(&url, confirm)?;
-            eprintln!("all migrations reverted");
-        }
+    let steps = match direction {
+        Direction::Up => admin::migrate_up(&url, options)?,
+        Direction::Down => admin::migrate_down(&url, options)?,
         Direction::Status => {
             for m in admin::migration_status(&url)? {
                 let state = if m.applied { "applied" } else { "pending" };
                 print_stdout(&format!("{} {state} {}", m.version, m.description));
             }
+            return Ok(Exit::Success);
+        }
+    };
+    let verb = match (direction, options.dry_run) {
+        (Direction::Up, true) => "would apply",
+        (Direction::Up, false) => "applied",
+        (_, true) => "would revert",
+        (_, false) => "reverted",
+    };
+    for step in &steps {
+        for m in &step.migrations {
+            print_stdout(&format!("{} {verb} {m}", step.database));
         }
     }
+    let n: usize = steps.iter().map(|s| s.migrations.len()).sum();
+    eprintln!("{verb} {n} migration(s) in {} database(s)", steps.len());
     Ok(Exit::Success)
 }
 
@@ -89,6 +101,10 @@ pub fn retention(database: &Database, command: RetentionCommand) -> anyhow::Resu
                 print_stdout(&serde_json::to_string(&report)?);
             } else {
                 eprint!("{}", retention::render(&report, dry_run));
+            }
+            // Non-zero only after every other organization was processed.
+            if report.iter().any(|o| o.error.is_some()) {
+                return Ok(Exit::Failure);
             }
         }
     }

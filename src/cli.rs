@@ -55,13 +55,27 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Apply the schema migrations (`migrate down` reverts them all).
+    /// Apply the schema migrations (`migrate down` reverts them), in the
+    /// shared database and every organization's own database alike.
+    ///
+    /// `migrate up --target-version V` applies migrations up to V only;
+    /// `migrate down --target-version V` reverts those newer than V (without
+    /// it, all). `--dry-run` lists what would be applied or reverted and
+    /// changes nothing.
     Migrate {
         #[arg(value_enum, default_value = "up")]
         direction: Direction,
         /// `migrate down` on a database that holds data: yes, drop it all.
         #[arg(long)]
         confirm_data_loss: bool,
+        /// Stop at this migration version (up: apply up to it; down: revert
+        /// to it).
+        #[arg(long, value_name = "VERSION")]
+        target_version: Option<i64>,
+        /// Print the migrations that would be applied or reverted, per
+        /// database, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Manage organizations (tenants).
     Org {

@@ -118,9 +118,40 @@ pub enum Error {
     /// Whoever read our output went away (`| head`): stop, successfully.
     #[error("output closed")]
     OutputClosed,
+    /// A signal asked the run to stop, and a writer stopped mid-batch (its
+    /// transaction rolled back; the next run writes that batch).
+    #[error("cancelled")]
+    Cancelled,
+    /// An error with the step it happened in ("saving file progress").
+    #[error("{step}: {source}")]
+    During {
+        step: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
+    /// Say which step this error happened in. A usage error, a cancellation
+    /// or an error that already names its step is left as it is.
+    pub fn during(self, step: &'static str) -> Self {
+        match self {
+            Error::Usage(_) | Error::Cancelled | Error::During { .. } => self,
+            e => Error::During {
+                step,
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// The error under any steps it was wrapped in.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::During { source, .. } => source.root(),
+            e => e,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

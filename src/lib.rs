@@ -20,6 +20,7 @@ pub mod exit;
 pub mod formats;
 pub mod identity;
 pub mod pipeline;
+pub mod private_fs;
 pub mod properties;
 pub mod redact;
 pub mod scan;

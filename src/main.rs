@@ -249,7 +249,17 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Migrate {
             direction,
             confirm_data_loss,
-        } => admin_cmd::migrate(&database, direction, confirm_data_loss),
+            target_version,
+            dry_run,
+        } => admin_cmd::migrate(
+            &database,
+            direction,
+            workflow::admin::MigrateOptions {
+                confirm_data_loss,
+                target: target_version,
+                dry_run,
+            },
+        ),
         Command::Org { command } => admin_cmd::org(&database, command),
         Command::Retention { command } => admin_cmd::retention(&database, command),
         Command::Db { action } => admin_cmd::db(&database, action),

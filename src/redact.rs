@@ -52,6 +52,20 @@ fn hide_userinfo(s: &str) -> String {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
+        // A password may hold an unencoded '/', '?' or '#' (such a URL does
+        // not parse, but is still printed in errors): when the text up to
+        // the last '@' of this URL has a ':', all of that is user info.
+        let token = tail.find(is_delimiter).unwrap_or(tail.len());
+        if let Some(at) = tail[..token].rfind('@') {
+            let userinfo = &tail[..at];
+            if let Some(colon) = userinfo.find(':') {
+                out.push_str(&userinfo[..colon]);
+                out.push(':');
+                out.push_str(MASK);
+                rest = &tail[at..];
+                continue;
+            }
+        }
         // The authority ends at the first of these; user info ends at its last '@'.
         let end = tail
             .find(|c: char| c == '/' || c == '?' || c == '#' || is_delimiter(c))
@@ -123,6 +137,18 @@ mod tests {
             "GET http://u:REDACTED@host:8/x.sdf failed (http://h/y)"
         );
         assert_eq!(text("postgres://me@h/db"), "postgres://me@h/db");
+        // Unencoded '/', '#', '?' in the password: the URL does not parse,
+        // and the password is still hidden whole.
+        for pw in ["se/cretPW", "se#cretPW", "se?cretPW", "a/b?c#d@e"] {
+            let shown = text(&format!(
+                "cannot connect to postgres://bob:{pw}@host:5432/db: refused"
+            ));
+            assert_eq!(
+                shown,
+                "cannot connect to postgres://bob:REDACTED@host:5432/db: refused"
+            );
+            assert!(!shown.contains("cretPW"), "{shown}");
+        }
         assert_eq!(text("no url here: a=b"), "no url here: a=b");
     }
 

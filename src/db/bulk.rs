@@ -33,13 +33,15 @@ use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Kill this process at a named point when `MOLINGEST_TEST_KILL_AT` says
-/// so: the crash-safety tests' way to SIGKILL a load exactly there.
+/// so: the crash-safety tests' way to SIGKILL a load exactly there. Only
+/// in builds with the `test-hooks` feature (the test suite's); a release
+/// build has no such switch.
+#[cfg(feature = "test-hooks")]
 fn kill_point(name: &str) {
     if std::env::var("MOLINGEST_TEST_KILL_AT").is_ok_and(|v| v == name) {
         // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
@@ -48,6 +50,9 @@ fn kill_point(name: &str) {
         }
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn kill_point(_name: &str) {}
 
 /// What a COPY task is sent.
 enum Chunk {
@@ -70,6 +75,8 @@ pub struct BulkSink {
     stats: Arc<Stats>,
     /// Holds the organization lock; registers and completes files; attaches.
     control: PgConnection,
+    /// How the attach's watcher connects (see [`super::preempt`]).
+    watch: sqlx::postgres::PgConnectOptions,
     known: Arc<dyn Known>,
     file_ids: HashMap<[u8; 32], Uuid>,
     /// Content hashes sent so far, by their first 128 bits (16 bytes a
@@ -99,8 +106,12 @@ impl BulkSink {
         let known: Arc<dyn Known> = if reread_all {
             Arc::new(NothingKnown)
         } else {
-            Arc::new(rt.block_on(super::known::known_files(&mut control, org))?)
+            Arc::new(
+                rt.block_on(super::known::known_files(&mut control, org))
+                    .map_err(|e| e.during("reading the organization's loaded files"))?,
+            )
         };
+        let watch = super::connect::options(url)?;
         let mut copies = Vec::new();
         for parent in ["molecules", "molecule_properties"] {
             let conn = rt.block_on(super::connection(url, "molingest-bulk"))?;
@@ -113,6 +124,7 @@ impl BulkSink {
             run,
             stats,
             control,
+            watch,
             known,
             file_ids: HashMap::new(),
             seen: HashSet::new(),
@@ -216,16 +228,30 @@ impl BulkSink {
         kill_point("bulk-copied");
         let org = self.org;
         let t = std::time::Instant::now();
-        self.rt.block_on(build(&mut self.control, conns, org))?;
+        self.rt
+            .block_on(build(&mut self.control, conns, org))
+            .map_err(|e| e.during("building the bulk tables' keys and indexes"))?;
         Stats::add_time(&self.stats.bulk_build_ns, t.elapsed());
         kill_point("bulk-indexed");
         let t = std::time::Instant::now();
-        let inserted = self.rt.block_on(attach(
-            &mut self.control,
-            (self.org, self.run),
-            self.rows,
-            &self.ended,
-        ))?;
+        let (inserted, ended) = self
+            .rt
+            .block_on(attach(
+                &mut self.control,
+                self.watch.clone(),
+                (self.org, self.run),
+                self.rows,
+                &self.ended,
+            ))
+            .map_err(|e| e.during("attaching the bulk tables"))?;
+        if !ended.is_empty() {
+            eprintln!(
+                "molingest: note: ended {} tenant session(s) that held the shared tables for more than {} s: {}",
+                ended.len(),
+                super::preempt::GRACE.as_secs(),
+                ended.join(", ")
+            );
+        }
         Stats::add_time(&self.stats.bulk_attach_ns, t.elapsed());
         kill_point("bulk-attached");
         Stats::add(&self.stats.records_inserted, inserted);
@@ -381,58 +407,37 @@ async fn build(
     Ok(())
 }
 
-/// How long the attach waits for the parents' locks before it lets go and
-/// tries again, and how often it tries.
-const ATTACH_LOCK_TIMEOUT: &str = "2s";
-const ATTACH_ATTEMPTS: u32 = 30;
-
 /// The swap, the audit rows and the files' completion in one transaction,
-/// retried when other sessions hold the parents' locks. Returns the
-/// molecules inserted.
+/// with a bounded lock wait, retried, tenant sessions that block it ended
+/// after a grace (see [`super::preempt`]). Returns the molecules inserted
+/// and the sessions ended.
 async fn attach(
     control: &mut PgConnection,
+    watch: sqlx::postgres::PgConnectOptions,
     (org, run): (Uuid, Uuid),
     rows: u64,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
-) -> Result<u64, Error> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = async {
-            let mut tx = control.begin().await?;
-            // Waiting for locks is bounded; the work is not (the check of
-            // the properties' foreign key grows with the load), so the
-            // control connection's statement timeout is lifted here.
-            for setting in [
-                format!("SET LOCAL lock_timeout = '{ATTACH_LOCK_TIMEOUT}'"),
-                "SET LOCAL statement_timeout = 0".to_owned(),
-            ] {
-                sqlx::query(&setting).execute(&mut *tx).await?;
-            }
+) -> Result<(u64, Vec<String>), Error> {
+    // Owned, so that each attempt's future can hold it.
+    let ended: Arc<Vec<_>> = Arc::new(ended.to_vec());
+    super::preempt::with_parent_locks(control, watch, |tx| {
+        let ended = ended.clone();
+        Box::pin(async move {
             let (_how, inserted): (String, i64) =
                 sqlx::query_as("SELECT how, inserted FROM molingest_bulk_attach($1, $2, $3, $3)")
                     .bind(org)
                     .bind(run)
                     .bind(rows as i64)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?;
             // The files are completed as the organization, like any other.
             sqlx::query("SELECT set_config('role', $1, true)")
                 .bind(super::orgs::org_role(org))
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
-            mark_completed(&mut tx, org, ended).await?;
-            tx.commit().await?;
+            mark_completed(tx, org, &ended).await?;
             Ok::<u64, Error>(inserted.max(0) as u64)
-        }
-        .await;
-        match result {
-            Err(Error::Database(sqlx::Error::Database(d)))
-                if d.code().as_deref() == Some("55P03") && attempt < ATTACH_ATTEMPTS =>
-            {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            other => return other,
-        }
-    }
+        })
+    })
+    .await
 }

@@ -98,21 +98,38 @@ pub async fn import_table(
         .execute(&mut *tx)
         .await?;
     let col = org_column(table);
-    let (role, overriding) = if table == "audit_log" || table == "organizations" {
-        (None, "OVERRIDING SYSTEM VALUE")
+    // Rows go in as the organization's role, so its row security checks
+    // them; the audit trail and the organization row as the administrator.
+    // (SET LOCAL lasts to the end of the whole import's transaction, so
+    // each table says which role it needs.)
+    let role = if table == "audit_log" || table == "organizations" {
+        "NONE".to_owned()
     } else {
-        (Some(org_role(org)), "")
+        org_role(org)
     };
-    if let Some(role) = role {
-        sqlx::query(&format!("SET LOCAL ROLE {role}"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    let sql = format!(
-        "INSERT INTO {table} {overriding}
-         SELECT (jsonb_populate_record(NULL::{table}, doc::jsonb || jsonb_build_object('{col}', $1::uuid))).*
-         FROM unnest($2::text[]) AS u(doc)"
-    );
+    sqlx::query(&format!("SET LOCAL ROLE {role}"))
+        .execute(&mut *tx)
+        .await?;
+    let sql = if table == "audit_log" {
+        // An export is a file an administrator trusts, not the database's
+        // own history: imported audit rows get ids from the sequence (a
+        // crafted id can never move the shared sequence), the importing
+        // administrator as their actor, and what the file claimed — its
+        // actor and id — as data under `details.imported`.
+        "INSERT INTO audit_log (organization_id, \"timestamp\", action, entity_type, entity_id, details)
+         SELECT $1, r.\"timestamp\", r.action, r.entity_type, r.entity_id,
+                coalesce(r.details, '{}'::jsonb)
+                  || jsonb_build_object('imported', jsonb_build_object('actor', r.actor, 'id', r.id))
+         FROM unnest($2::text[]) AS u(doc),
+              LATERAL jsonb_populate_record(NULL::audit_log, u.doc::jsonb) AS r"
+            .to_owned()
+    } else {
+        format!(
+            "INSERT INTO {table}
+             SELECT (jsonb_populate_record(NULL::{table}, doc::jsonb || jsonb_build_object('{col}', $1::uuid))).*
+             FROM unnest($2::text[]) AS u(doc)"
+        )
+    };
     // The lines go to PostgreSQL as text: its JSON parser keeps every digit
     // (a float parsed and printed in between might not come back the same).
     let n = sqlx::query(&sql)
@@ -149,7 +166,15 @@ pub async fn row_counts(conn: &mut PgConnection, org: Uuid) -> Result<BTreeMap<S
 /// count per table. The tombstone is written by [`tombstone`].
 pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
-    let mut tx = tenant_in_run(pool, org, None).await?;
+    // What a killed bulk load left unattached holds foreign keys to the
+    // organization's rows: it goes first.
+    sqlx::query("SELECT molingest_bulk_discard($1)")
+        .bind(org)
+        .execute(pool)
+        .await?;
+    // Tenants may not delete (a DELETE grant would let them lock the shared
+    // tables): the administrator deletes, for this organization only.
+    let mut tx = super::admin_for(pool, org).await?;
     for (table, _) in ORG_TABLES.iter().rev() {
         if matches!(*table, "audit_log" | "organizations") {
             continue;
@@ -161,7 +186,6 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
             .rows_affected();
         counts.insert(table.to_string(), n);
     }
-    sqlx::query("RESET ROLE").execute(&mut *tx).await?;
     let n = sqlx::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
@@ -176,27 +200,6 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
         .await?
         .rows_affected();
     counts.insert("organizations".into(), n);
-    // Its (now empty) partitions go with it.
-    // (Detached first: a partition that foreign keys reference cannot be
-    // dropped while attached.)
-    let hex = org.simple();
-    for t in ["molecule_properties", "molecules"] {
-        let part = format!("{t}_{hex}");
-        let attached: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))",
-        )
-        .bind(format!("public.{part}"))
-        .fetch_one(&mut *tx)
-        .await?;
-        if attached {
-            sqlx::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(&format!("DROP TABLE IF EXISTS {part}"))
-            .execute(&mut *tx)
-            .await?;
-    }
     // The deletes above were audited; those rows go too (no names in them,
     // but the purge leaves one tombstone only).
     sqlx::query(&format!(
@@ -206,7 +209,56 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    drop_partitions(pool, org).await?;
     Ok(counts)
+}
+
+/// Detach and drop the organization's (now empty) partitions. Detaching
+/// needs the parents' ACCESS EXCLUSIVE lock for milliseconds: waited for
+/// with a bounded lock_timeout and retried, while tenant sessions that hold
+/// it up for longer than [`super::preempt::GRACE`] are ended (see
+/// [`super::preempt`]). A failure leaves empty partitions that the next
+/// purge or `org add` of the same id would find harmless.
+async fn drop_partitions(pool: &PgPool, org: Uuid) -> Result<()> {
+    let hex = org.simple().to_string();
+    let mut conn = pool.acquire().await?;
+    let watch = (*pool.connect_options()).clone();
+    let ((), ended) = super::preempt::with_parent_locks(&mut conn, watch, |tx| {
+        let hex = hex.clone();
+        Box::pin(async move {
+            // Detached first: a partition that foreign keys reference
+            // cannot be dropped while attached.
+            for t in ["molecule_properties", "molecules"] {
+                let part = format!("{t}_{hex}");
+                let attached: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))",
+                )
+                .bind(format!("public.{part}"))
+                .fetch_one(&mut **tx)
+                .await?;
+                if attached {
+                    sqlx::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                sqlx::query(&format!("DROP TABLE IF EXISTS {part}"))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|e| e.during("dropping the organization's partitions"))?;
+    if !ended.is_empty() {
+        eprintln!(
+            "molingest: note: ended {} tenant session(s) that held the shared tables for more than {} s: {}",
+            ended.len(),
+            super::preempt::GRACE.as_secs(),
+            ended.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The one audit row a purge leaves: organization id, time, actor and
@@ -294,12 +346,6 @@ pub async fn restore_org_row(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
-        "SELECT setval(pg_get_serial_sequence('audit_log', 'id'),
-                       greatest((SELECT max(id) FROM audit_log), 1))",
-    )
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(())
 }

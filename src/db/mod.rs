@@ -16,6 +16,7 @@ pub mod known;
 pub mod lifecycle;
 pub mod load_path;
 pub mod orgs;
+pub mod preempt;
 pub mod retention;
 pub mod routing;
 pub mod row;
@@ -43,15 +44,57 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// privileges (created by the migrations). Membership alone sees no rows.
 pub const TENANT_ROLE: &str = "molingest_app";
 
-pub async fn migrate_up(pool: &PgPool) -> Result<()> {
-    MIGRATOR.run(pool).await?;
+pub async fn migrate_up(pool: &PgPool, target: Option<i64>) -> Result<()> {
+    match target {
+        None => MIGRATOR.run(pool).await?,
+        Some(v) => {
+            // sqlx 0.8 has no `run_to`: a migrator of the migrations up to
+            // the target (those applied above it are not "missing").
+            let upto = sqlx::migrate::Migrator {
+                migrations: std::borrow::Cow::Owned(
+                    MIGRATOR
+                        .iter()
+                        .filter(|m| m.version <= v)
+                        .cloned()
+                        .collect(),
+                ),
+                ignore_missing: true,
+                ..sqlx::migrate::Migrator::DEFAULT
+            };
+            upto.run(pool).await?
+        }
+    }
     Ok(())
 }
 
-/// Revert every migration (the schema is gone afterwards).
-pub async fn migrate_down(pool: &PgPool) -> Result<()> {
-    MIGRATOR.undo(pool, 0).await?;
+/// Revert the migrations newer than `target` (0: every one, and the schema
+/// is gone afterwards).
+pub async fn migrate_down(pool: &PgPool, target: i64) -> Result<()> {
+    MIGRATOR.undo(pool, target).await?;
     Ok(())
+}
+
+/// The migrations `migrate_up` would apply, as `VERSION description`.
+pub async fn pending_up(pool: &PgPool, target: Option<i64>) -> Result<Vec<String>> {
+    let applied = applied_migrations(pool).await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .filter(|m| target.is_none_or(|t| m.version <= t) && !applied.contains(&m.version))
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect())
+}
+
+/// The migrations `migrate_down` would revert, newest first.
+pub async fn pending_down(pool: &PgPool, target: i64) -> Result<Vec<String>> {
+    let applied = applied_migrations(pool).await?;
+    Ok(MIGRATOR
+        .iter()
+        .rev()
+        .filter(|m| m.migration_type.is_up_migration())
+        .filter(|m| m.version > target && applied.contains(&m.version))
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect())
 }
 
 /// Applied migration versions, oldest first.
@@ -79,6 +122,22 @@ where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
     tenant_in_run(conn, org, None).await
+}
+
+/// Begin a transaction in which the administrator (the tables' owner) acts
+/// for organization `org` only: the row policies let the owner see and
+/// change that organization's rows when `molingest.admin_org` names it.
+/// For what tenants may not do themselves (deletes: purge, retention).
+pub async fn admin_for<'c, A>(conn: A, org: Uuid) -> Result<Transaction<'c, Postgres>>
+where
+    A: sqlx::Acquire<'c, Database = Postgres>,
+{
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT set_config('molingest.admin_org', $1, true)")
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// [`tenant`], with the audit trail told which run the changes belong to

@@ -13,7 +13,12 @@ pub const KEYS: &[&str] = &[
     "retention.rejects_days",
 ];
 
-/// Check a setting: a known key, a positive whole number of days.
+/// The longest retention a setting may ask for: 100 years. Past it a date
+/// arithmetic would leave PostgreSQL's range (a tenant's absurd value must
+/// not stop retention for every organization).
+pub const MAX_DAYS: i64 = 36_500;
+
+/// Check a setting: a known key, a whole number of days in 1..=[`MAX_DAYS`].
 pub fn check(key: &str, value: &str) -> Result<i64> {
     if !KEYS.contains(&key) {
         return Err(Error::Input(format!(
@@ -22,9 +27,9 @@ pub fn check(key: &str, value: &str) -> Result<i64> {
         )));
     }
     match value.parse::<i64>() {
-        Ok(n) if n > 0 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        Ok(n) if (1..=MAX_DAYS).contains(&n) && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
         _ => Err(Error::Input(format!(
-            "{key}: {value:?} is not a positive whole number of days"
+            "{key}: {value:?} is not a whole number of days from 1 to {MAX_DAYS}"
         ))),
     }
 }
@@ -57,12 +62,14 @@ pub async fn settings(pool: &PgPool, org: Uuid) -> Result<Vec<(String, String)>>
     Ok(rows)
 }
 
-fn days(settings: &[(String, String)], key: &str) -> Option<i64> {
-    settings
-        .iter()
-        .find(|(k, _)| k == key)
-        .and_then(|(_, v)| v.parse().ok())
-        .filter(|&d: &i64| d > 0)
+/// A setting's days. A value written past `org config` (a tenant may write
+/// its own `organization_config`) is checked here again: one out of range
+/// is an error for this organization alone.
+fn days(settings: &[(String, String)], key: &str) -> Result<Option<i64>> {
+    match settings.iter().find(|(k, _)| k == key) {
+        None => Ok(None),
+        Some((_, v)) => check(key, v.trim_matches('"')).map(Some),
+    }
 }
 
 /// What retention deleted (or would delete) in one organization.
@@ -79,9 +86,15 @@ pub struct Expired {
 /// tombstones never.
 pub async fn apply(pool: &PgPool, org: Uuid, dry_run: bool) -> Result<Expired> {
     let settings = settings(pool, org).await?;
+    // Every value is checked before anything is deleted.
+    for key in KEYS {
+        days(&settings, key)?;
+    }
     let mut out = Expired::default();
-    let mut tx = tenant(pool, org).await?;
-    if let Some(d) = days(&settings, "retention.rejects_days") {
+    // Tenants may not delete: the administrator does, for this
+    // organization only (the audit trail records each delete).
+    let mut tx = super::admin_for(pool, org).await?;
+    if let Some(d) = days(&settings, "retention.rejects_days")? {
         let sql = if dry_run {
             "SELECT count(*) FROM pipeline_executions WHERE organization_id = $1
              AND started_at < now() - make_interval(days => $2::int) AND rejects <> '[]'::jsonb"
@@ -92,7 +105,7 @@ pub async fn apply(pool: &PgPool, org: Uuid, dry_run: bool) -> Result<Expired> {
         };
         out.rejects_cleared = count(&mut tx, sql, org, d).await?;
     }
-    if let Some(d) = days(&settings, "retention.runs_days") {
+    if let Some(d) = days(&settings, "retention.runs_days")? {
         let sql = if dry_run {
             "SELECT count(*) FROM pipeline_executions WHERE organization_id = $1
              AND started_at < now() - make_interval(days => $2::int)"
@@ -102,8 +115,7 @@ pub async fn apply(pool: &PgPool, org: Uuid, dry_run: bool) -> Result<Expired> {
         };
         out.runs = count(&mut tx, sql, org, d).await?;
     }
-    sqlx::query("RESET ROLE").execute(&mut *tx).await?;
-    if let Some(d) = days(&settings, "retention.audit_days") {
+    if let Some(d) = days(&settings, "retention.audit_days")? {
         let sql = if dry_run {
             "SELECT count(*) FROM audit_log WHERE organization_id = $1
              AND \"timestamp\" < now() - make_interval(days => $2::int) AND action NOT LIKE '%purge%'"

@@ -26,7 +26,7 @@ use super::writer::{connect_writer, write_with_retry};
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{
-    Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Progress, Sink,
+    Cancel, Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Progress, Sink,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -168,6 +168,7 @@ impl DbSink {
         run: Uuid,
         options: SinkOptions,
         stats: Arc<Stats>,
+        cancel: Cancel,
     ) -> Result<Self, Error> {
         let SinkOptions {
             limits,
@@ -180,15 +181,21 @@ impl DbSink {
         let known: Arc<dyn Known> = if reread_all {
             Arc::new(NothingKnown)
         } else {
-            Arc::new(rt.block_on(super::known::known_files(&mut control, org))?)
+            Arc::new(
+                rt.block_on(super::known::known_files(&mut control, org))
+                    .map_err(|e| e.during("reading the organization's loaded files"))?,
+            )
         };
         let (tx, rx) = mpsc::channel::<Batch>(1);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let committed = Arc::new(std::sync::Mutex::new(Committed::default()));
         let mut handles = Vec::new();
         for _ in 0..writers.max(1) {
-            let mut conn = rt.block_on(connect_writer(url))?;
+            let mut conn = rt
+                .block_on(connect_writer(url))
+                .map_err(|e| e.during("connecting a writer"))?;
             let (rx, stats, committed) = (rx.clone(), stats.clone(), committed.clone());
+            let cancel = cancel.clone();
             let url = url.to_owned();
             handles.push(rt.spawn(async move {
                 loop {
@@ -197,19 +204,33 @@ impl DbSink {
                     };
                     let t = Instant::now();
                     let seq = batch.seq;
-                    write_with_retry(
-                        &mut conn,
-                        &url,
-                        (org, run, docking_job),
-                        &batch,
-                        &stats,
-                        dedup,
-                    )
-                    .await?;
-                    Stats::add_time(&stats.busy_db_ns, t.elapsed());
-                    if let Ok(mut c) = committed.lock() {
-                        c.mark(seq);
+                    // A signal stops a batch mid-way: its transaction is
+                    // abandoned with the connection (the server rolls it
+                    // back), and the next run writes those rows.
+                    let written = tokio::select! {
+                        r = write_with_retry(
+                            &mut conn,
+                            &url,
+                            (org, run, docking_job),
+                            &batch,
+                            &stats,
+                            dedup,
+                        ) => r.map_err(|e| e.during("writing a batch")),
+                        () = cancelled(&cancel) => Err(Error::Cancelled),
+                    };
+                    if let Err(e) = written {
+                        // No other writer takes another batch: the run
+                        // stops now, with this cause.
+                        rx.lock().await.close();
+                        return Err(e);
                     }
+                    Stats::add_time(&stats.busy_db_ns, t.elapsed());
+                    // `mark` cannot panic; a poisoned lock still holds the
+                    // true watermark.
+                    committed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .mark(seq);
                 }
                 let _ = conn.close().await;
                 Ok(())
@@ -264,21 +285,24 @@ impl DbSink {
             return Ok(());
         }
         let files = std::mem::take(&mut self.unregistered);
-        self.rt.block_on(register_files(
-            &mut self.control,
-            self.org,
-            self.run,
-            &files,
-        ))
+        self.rt
+            .block_on(register_files(
+                &mut self.control,
+                self.org,
+                self.run,
+                &files,
+            ))
+            .map_err(|e| e.during("registering files"))
     }
 
     /// Mark completed the ended files whose batches have all committed (all
     /// of them when `all`, after the writers have finished).
     fn complete_files(&mut self, all: bool) -> Result<(), Error> {
-        let watermark = match self.committed.lock() {
-            Ok(c) => c.watermark,
-            Err(_) => return Err(Error::Pipeline("commit tracking poisoned".into())),
-        };
+        let watermark = self
+            .committed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .watermark;
         self.save_progress(watermark, all)?;
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ended)
             .into_iter()
@@ -287,12 +311,14 @@ impl DbSink {
         if ready.is_empty() {
             return Ok(());
         }
-        self.rt.block_on(complete_files(
-            &mut self.control,
-            self.org,
-            self.run,
-            &ready,
-        ))?;
+        self.rt
+            .block_on(complete_files(
+                &mut self.control,
+                self.org,
+                self.run,
+                &ready,
+            ))
+            .map_err(|e| e.during("marking files completed"))?;
         self.done
             .extend(ready.iter().map(|(f, end, _)| FileDone::of(f, end)));
         Ok(())
@@ -317,12 +343,14 @@ impl DbSink {
             return Ok(());
         }
         let merged: Vec<_> = merged.into_iter().collect();
-        self.rt.block_on(save_progress(
-            &mut self.control,
-            self.org,
-            self.run,
-            &merged,
-        ))
+        self.rt
+            .block_on(save_progress(
+                &mut self.control,
+                self.org,
+                self.run,
+                &merged,
+            ))
+            .map_err(|e| e.during("saving file progress"))
     }
 
     /// The files this run completed (or failed), with their counts: the
@@ -405,6 +433,14 @@ impl Sink for DbSink {
         self.join_writers()?;
         self.register_files()?;
         self.complete_files(true)
+    }
+}
+
+/// Resolves once the run is asked to stop (a signal, a lost lock, the
+/// error budget).
+pub(crate) async fn cancelled(cancel: &Cancel) {
+    while !cancel.is_set() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

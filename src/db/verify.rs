@@ -7,14 +7,20 @@ use sqlx::postgres::PgPool;
 use std::collections::HashSet;
 use uuid::Uuid;
 
-/// Of these record hashes, the ones the organization holds.
+/// Of these record hashes, the ones the organization holds: as a molecule
+/// (record dedup, docking poses) or as an occurrence of one (structure
+/// dedup keeps one molecule per structure and every record's text as an
+/// occurrence).
 pub async fn present(pool: &PgPool, org: Uuid, hashes: &[[u8; 32]]) -> Result<HashSet<[u8; 32]>> {
     let mut found = HashSet::with_capacity(hashes.len());
     let mut tx = tenant(pool, org).await?;
     for chunk in hashes.chunks(10_000) {
         let list: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
         let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT content_hash FROM molecules WHERE organization_id = $1 AND content_hash = ANY($2)",
+            "SELECT content_hash FROM molecules WHERE organization_id = $1 AND content_hash = ANY($2)
+             UNION
+             SELECT content_hash FROM molecule_occurrences
+             WHERE organization_id = $1 AND content_hash = ANY($2)",
         )
         .bind(org)
         .bind(&list)

@@ -44,7 +44,7 @@ fn stalled() -> Error {
 }
 
 fn is_stall(e: &Error) -> bool {
-    matches!(e, Error::Database(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut)
+    matches!(e.root(), Error::Database(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut)
 }
 
 /// Write a batch, retrying transient faults (a lost connection, an
@@ -116,7 +116,7 @@ pub(super) async fn write_with_retry(
 /// `08…` connection exceptions, `57P01`–`57P03` shutdowns, `40001`
 /// serialization failures and `40P01` deadlocks.
 fn transient(e: &Error) -> bool {
-    match e {
+    match e.root() {
         Error::Database(sqlx::Error::Io(_))
         | Error::Database(sqlx::Error::PoolTimedOut)
         | Error::Database(sqlx::Error::PoolClosed)
@@ -138,6 +138,12 @@ async fn write_batch(
     dedup: Dedup,
 ) -> Result<(Moved, (u64, u64)), Error> {
     let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    // A run stopped mid-batch drops this connection: the server notices
+    // within a second and stops the statement, rather than finishing a
+    // batch nobody will commit.
+    sqlx::query("SELECT set_config('client_connection_check_interval', '1000', true)")
+        .execute(&mut *tx)
+        .await?;
     let mut moved = Moved::default();
     let mut results = (0, 0);
     if batch.rows > 0 {

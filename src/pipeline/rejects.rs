@@ -29,7 +29,9 @@ pub struct RejectLog {
 impl RejectLog {
     pub fn new(report: Option<&Path>, quiet: bool) -> std::io::Result<Self> {
         let file = match report {
-            Some(p) => Some(Mutex::new(BufWriter::new(File::create(p)?))),
+            Some(p) => Some(Mutex::new(BufWriter::new(crate::private_fs::create_file(
+                p,
+            )?))),
             None => None,
         };
         Ok(RejectLog {
@@ -45,8 +47,8 @@ impl RejectLog {
     /// file per source file in its own format, next to `rejects.jsonl`
     /// with the reasons: fix them and load the directory again.
     pub fn with_dir(mut self, dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let reasons = BufWriter::new(File::create(dir.join("rejects.jsonl"))?);
+        crate::private_fs::create_dir(dir)?;
+        let reasons = BufWriter::new(crate::private_fs::create_file(&dir.join("rejects.jsonl"))?);
         if self.file.is_none() {
             self.file = Some(Mutex::new(reasons));
         }
@@ -138,7 +140,7 @@ impl Originals {
         };
         let name = reject_file_name(&r.path, original.format);
         if !open.contains_key(&name) {
-            match File::create(self.dir.join(&name)) {
+            match crate::private_fs::create_file(&self.dir.join(&name)) {
                 Ok(f) => {
                     open.insert(name.clone(), BufWriter::new(f));
                 }

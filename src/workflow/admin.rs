@@ -70,7 +70,7 @@ impl Database {
         if migrate_embedded {
             runtime()?.block_on(async {
                 let pool = db::connect(&url).await?;
-                db::migrate_up(&pool).await?;
+                db::migrate_up(&pool, None).await?;
                 pool.close().await;
                 Ok::<_, Error>(())
             })?;
@@ -114,38 +114,111 @@ pub struct MigrationState {
 }
 
 /// Apply every pending migration; returns how many are applied in all.
-pub fn migrate_up(url: &str) -> Result<usize> {
+/// How `migrate` runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MigrateOptions {
+    /// `down` on a database that holds organizations: drop it all.
+    pub confirm_data_loss: bool,
+    /// Up: apply up to this version; down: revert those newer than it.
+    pub target: Option<i64>,
+    /// Say what would change; change nothing.
+    pub dry_run: bool,
+}
+
+/// What `migrate` did (or would do) in one database.
+#[derive(Debug, Clone)]
+pub struct MigrationStep {
+    /// The database, as `host:port/name` (never with a password).
+    pub database: String,
+    /// `VERSION description`, in the order applied or reverted.
+    pub migrations: Vec<String>,
+}
+
+/// The shared database and every organization's own: the shared one first
+/// going up (it holds the routing), last going down.
+async fn databases(url: &str, pool: &sqlx::PgPool) -> Result<Vec<String>> {
+    let mut urls = vec![url.to_owned()];
+    for org in db::orgs::routed_orgs(pool).await? {
+        if let Some(location) = &org.location {
+            let routed = routing::route(url, location)?;
+            if !urls.contains(&routed) {
+                urls.push(routed);
+            }
+        }
+    }
+    Ok(urls)
+}
+
+/// Apply the migrations (up to `options.target`) in the shared database
+/// and in every organization's own database.
+pub fn migrate_up(url: &str, options: MigrateOptions) -> Result<Vec<MigrationStep>> {
     runtime()?.block_on(async {
         let pool = db::connect(url).await?;
         require_admin_if_migrated(&pool, "migrate").await?;
-        db::migrate_up(&pool).await?;
-        // Organizations with their own database are migrated with it.
-        for org in db::orgs::routed_orgs(&pool).await? {
-            if let Some(location) = &org.location {
-                let routed = db::connect(&routing::route(url, location)?).await?;
-                db::migrate_up(&routed).await?;
-                routed.close().await;
-            }
+        let mut steps = Vec::new();
+        // The shared database first: a routed organization is only known
+        // once its schema is.
+        let todo = db::pending_up(&pool, options.target).await?;
+        if !options.dry_run {
+            db::migrate_up(&pool, options.target).await?;
         }
-        Ok(db::applied_migrations(&pool).await?.len())
+        steps.push(step(url, todo)?);
+        for routed_url in databases(url, &pool).await?.into_iter().skip(1) {
+            let routed = db::connect(&routed_url).await?;
+            let todo = db::pending_up(&routed, options.target).await?;
+            if !options.dry_run {
+                db::migrate_up(&routed, options.target).await?;
+            }
+            routed.close().await;
+            steps.push(step(&routed_url, todo)?);
+        }
+        Ok(steps)
     })
 }
 
-/// Revert every migration (the schema is gone afterwards).
-/// Revert every migration. A database that holds organizations needs
-/// `confirm_data_loss`: it drops every table with every row.
-pub fn migrate_down(url: &str, confirm_data_loss: bool) -> Result<()> {
+/// Revert the migrations newer than `options.target` (all without one) in
+/// every organization's own database, then in the shared one. A database
+/// that holds organizations' data needs `confirm_data_loss` when every
+/// migration is reverted.
+pub fn migrate_down(url: &str, options: MigrateOptions) -> Result<Vec<MigrationStep>> {
     runtime()?.block_on(async {
         let pool = db::connect(url).await?;
         require_admin_if_migrated(&pool, "migrate down").await?;
-        if !confirm_data_loss && db::lifecycle::holds_data(&pool).await? {
+        let target = options.target.unwrap_or(0);
+        if !options.confirm_data_loss
+            && !options.dry_run
+            && db::lifecycle::holds_data(&pool).await?
+        {
             return Err(Error::Usage(
-                "`migrate down` drops every table and every row, and this database holds data: \
+                "`migrate down` drops tables and their rows, and this database holds data: \
                  pass --confirm-data-loss if that is what you want (export first: `molingest org export`)"
                     .into(),
             ));
         }
-        db::migrate_down(&pool).await
+        let mut all = databases(url, &pool).await?;
+        // Routed databases first: the shared one holds where they are.
+        all.rotate_left(1);
+        let mut steps = Vec::new();
+        for db_url in all {
+            let conn = if db_url == url {
+                pool.clone()
+            } else {
+                db::connect(&db_url).await?
+            };
+            let todo = db::pending_down(&conn, target).await?;
+            if !options.dry_run {
+                db::migrate_down(&conn, target).await?;
+            }
+            steps.push(step(&db_url, todo)?);
+        }
+        Ok(steps)
+    })
+}
+
+fn step(url: &str, migrations: Vec<String>) -> Result<MigrationStep> {
+    Ok(MigrationStep {
+        database: db::connect::target(url)?.to_string(),
+        migrations,
     })
 }
 
@@ -182,8 +255,25 @@ pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
         }
         let target = routing::route(url, &location)?;
         let tenant_pool = connect_creating(&target).await?;
-        db::migrate_up(&tenant_pool).await?;
+        db::migrate_up(&tenant_pool, None).await?;
         let id = db::orgs::add_org_row(&tenant_pool, &name, None, None).await?;
+        // Only this organization's role (and the administrator) may connect
+        // to its database: PUBLIC's default CONNECT and TEMPORARY go.
+        let db_name: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&tenant_pool)
+            .await?;
+        let ident = db_name.replace('"', "\"\"");
+        for sql in [
+            format!("REVOKE CONNECT, TEMPORARY ON DATABASE \"{ident}\" FROM PUBLIC"),
+            format!(
+                "GRANT CONNECT, TEMPORARY ON DATABASE \"{ident}\" TO {}",
+                db::orgs::org_role(id)
+            ),
+        ] {
+            sqlx::query(&sql).execute(&tenant_pool).await.map_err(|e| {
+                Error::from(e).during("restricting who may connect to the organization's database")
+            })?;
+        }
         tenant_pool.close().await;
         db::orgs::add_org_row(&pool, &name, Some(id), Some(&location)).await
     })

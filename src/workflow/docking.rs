@@ -89,7 +89,15 @@ pub fn prepare(
 ) -> Result<(Uuid, Uuid)> {
     let mut receptor = None;
     if let (Some(path), Some(hash)) = (&req.receptor, receptor_hash) {
-        let mut s = DbSink::open(rt.handle(), url, org, run, sink, stats.clone())?;
+        let mut s = DbSink::open(
+            rt.handle(),
+            url,
+            org,
+            run,
+            sink,
+            stats.clone(),
+            crate::pipeline::Cancel::new(),
+        )?;
         pipeline::run(
             &[Root::Local(path.clone())],
             &Options::default(),

@@ -43,7 +43,7 @@ struct Hashed {
 
 impl Hashed {
     fn create(path: &Path) -> Result<Self> {
-        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::private_fs::create_file(path).map_err(|e| Error::io(path, e))?;
         Ok(Hashed {
             file: std::io::BufWriter::new(file),
             hash: Sha256::new(),
@@ -81,7 +81,7 @@ pub fn export(url: &str, name: &str, dir: &Path) -> Result<Manifest> {
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::private_fs::create_dir(dir).map_err(|e| Error::io(dir, e))?;
     runtime()?.block_on(async {
         let located = locate(url, Some(name), false).await?;
         let org = located.org.id;
@@ -195,9 +195,12 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
                 "organization {name:?} already holds rows; import into a new or empty organization"
             )));
         }
+        // All or nothing: one transaction, so an import killed at any point
+        // leaves the organization empty and the same command runs again.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // The empty organization's own audit rows (its creation) give way
         // to the exported history.
-        sql::clear_audit(&mut conn, org.id).await?;
+        sql::clear_audit(&mut tx, org.id).await?;
         let mut row_counts = BTreeMap::new();
         for (table, _) in sql::ORG_TABLES {
             if *table == "organizations" {
@@ -210,14 +213,21 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
             for line in std::io::BufReader::new(file).lines() {
                 batch.push(line.map_err(|e| Error::io(&path, e))?);
                 if batch.len() == 5000 {
-                    total += sql::import_table(&mut conn, org.id, table, &batch).await?;
+                    total += sql::import_table(&mut tx, org.id, table, &batch)
+                        .await
+                        .map_err(|e| e.during("importing rows"))?;
                     batch.clear();
                 }
             }
-            total += sql::import_table(&mut conn, org.id, table, &batch).await?;
+            total += sql::import_table(&mut tx, org.id, table, &batch)
+                .await
+                .map_err(|e| e.during("importing rows"))?;
             row_counts.insert(table.to_string(), total);
         }
-        sql::restore_org_row(&mut conn, org.id, &dir.join("organizations.jsonl")).await?;
+        sql::restore_org_row(&mut tx, org.id, &dir.join("organizations.jsonl")).await?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::from(e).during("committing the import"))?;
         row_counts.insert("organizations".into(), 1);
         let _ = conn.close().await;
         Ok(ImportReport {

@@ -120,6 +120,13 @@ impl LoadReport {
 }
 
 pub fn load(req: &LoadRequest) -> Result<LoadReport> {
+    // Options are checked before anything is recorded: a command that
+    // cannot run leaves no run behind (exit 2).
+    let log = reject_log(
+        req.rejects.as_deref(),
+        req.rejects_dir.as_deref(),
+        req.display.quiet,
+    )?;
     // A receptor that cannot be read is an error before anything is written.
     let receptor_hash = match req.docking.as_ref().and_then(|d| d.receptor.as_deref()) {
         Some(path) => Some(super::docking::check_receptor(path)?),
@@ -158,7 +165,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     } else {
         None
     };
-    let mut choice = rt.block_on(db::load_path::choose(
+    let choice = rt.block_on(db::load_path::choose(
         url,
         org,
         &org_name,
@@ -167,20 +174,130 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         ineligible,
     ))?;
     // Runs of this source still `running` died without closing: close them.
-    let stale = rt.block_on(db::close_stale_runs(&pool, org, &source))?;
-    let run = rt.block_on(db::begin_run(&pool, org, &source))?;
-    let mut options = pipeline_options(&req.tuning, &roots);
+    let stale = rt
+        .block_on(db::close_stale_runs(&pool, org, &source))
+        .map_err(|e| e.during("closing runs that ended without closing"))?;
+    let run = rt
+        .block_on(db::begin_run(&pool, org, &source))
+        .map_err(|e| e.during("recording the run's start"))?;
+    // From here on the run record is closed on every way out: the body's
+    // own end, or any error it returns.
+    let watch = rt.spawn(watch_lock(lock, req.cancel.clone()));
+    let ctx = RunContext {
+        rt: &rt,
+        roots: &roots,
+        url,
+        pool: &pool,
+        org,
+        org_name: &org_name,
+        run,
+        log: &log,
+    };
+    let ran = run_body(req, &ctx, choice, &stale, receptor_hash);
+    let ran = match ran {
+        Ok(ran) => ran,
+        Err(e) => {
+            let message = crate::redact::text(&e.to_string());
+            let summary = Stats::default().snapshot(std::time::Duration::ZERO);
+            let (kept, notices) = (log.kept(), log.notices());
+            let end = RunEnd {
+                status: RunStatus::Failed,
+                summary: &summary,
+                rejects: &kept,
+                notices: &notices,
+                error: Some(&message),
+            };
+            // The error that ended the run is the one to report; a failure
+            // to record it as well is said beside it.
+            if let Err(closing) = rt.block_on(db::finish_run(&pool, org, run, &end)) {
+                eprintln!("molingest: could not record the run's end: {closing}");
+            }
+            watch.abort();
+            return Err(e);
+        }
+    };
+    let (kept, notices) = (log.kept(), log.notices());
+    let end = RunEnd {
+        status: match (&ran.error, ran.signal) {
+            (Some(_), _) => RunStatus::Failed,
+            (None, Some(_)) => RunStatus::Cancelled,
+            (None, None) => RunStatus::Completed,
+        },
+        summary: &ran.summary,
+        rejects: &kept,
+        notices: &notices,
+        error: ran.error.as_deref(),
+    };
+    let closed = rt.block_on(db::finish_run(&pool, org, run, &end));
+    watch.abort();
+    closed.map_err(|e| e.during("recording the run's end"))?;
+    Ok(LoadReport {
+        run_id: run,
+        organization: org_name,
+        summary: ran.summary,
+        notices,
+        resumed_transfers: resumed(&roots),
+        error: ran.error,
+        signal: ran.signal,
+        budget_exceeded: ran.budget_exceeded,
+        failures: kept
+            .iter()
+            .filter(|r| r.record.is_none())
+            .cloned()
+            .collect(),
+        files: ran.files,
+        database,
+        path: ran.path,
+    })
+}
+
+/// What a run's body works with.
+struct RunContext<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    roots: &'a [Root],
+    url: &'a str,
+    pool: &'a sqlx::PgPool,
+    org: Uuid,
+    org_name: &'a str,
+    run: Uuid,
+    log: &'a RejectLog,
+}
+
+/// How the body of a run ended (the run record is closed from this).
+struct Ran {
+    summary: Summary,
+    error: Option<String>,
+    signal: Option<usize>,
+    budget_exceeded: bool,
+    files: Vec<FileDone>,
+    path: LoadPath,
+}
+
+/// Everything between the run's start and its record's end: docking set-up,
+/// the pipeline into the chosen sink, after-load maintenance.
+fn run_body(
+    req: &LoadRequest,
+    ctx: &RunContext<'_>,
+    mut choice: db::load_path::Choice,
+    stale: &[Uuid],
+    receptor_hash: Option<[u8; 32]>,
+) -> Result<Ran> {
+    let RunContext {
+        rt,
+        roots,
+        url,
+        pool,
+        org,
+        org_name,
+        run,
+        log,
+    } = *ctx;
+    let mut options = pipeline_options(&req.tuning, roots);
     options.cancel = req.cancel.clone();
     options.budget = req.budget;
     options.shard = req.shard;
-    let watch = rt.spawn(watch_lock(lock, options.cancel.clone()));
     let stats = Arc::new(Stats::default());
-    let log = reject_log(
-        req.rejects.as_deref(),
-        req.rejects_dir.as_deref(),
-        req.display.quiet,
-    )?;
-    for id in &stale {
+    for id in stale {
         log.notice(format!(
             "run {id} of this source ended without closing; closed it as failed"
         ));
@@ -199,13 +316,13 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let docking = match &req.docking {
         Some(d) => {
             let (job, execution) = super::docking::prepare(
-                &rt,
-                (url, &pool),
+                rt,
+                (url, pool),
                 (org, run),
                 (d, receptor_hash),
                 req.sink,
                 &stats,
-                &log,
+                log,
             )?;
             sink_options.docking_job = Some(job);
             Some((job, execution))
@@ -230,42 +347,60 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
                     sink_options.reread_all,
                     stats.clone(),
                 )?;
-                let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+                let result = pipeline::run(roots, &options, &mut sink, &stats, log);
                 files = sink.files_done().to_vec();
                 result
             }
             None => {
-                let mut sink =
-                    DbSink::open(rt.handle(), url, org, run, sink_options, stats.clone())?;
-                let result = pipeline::run(&roots, &options, &mut sink, &stats, &log);
+                let mut sink = DbSink::open(
+                    rt.handle(),
+                    url,
+                    org,
+                    run,
+                    sink_options,
+                    stats.clone(),
+                    options.cancel.clone(),
+                )?;
+                let result = pipeline::run(roots, &options, &mut sink, &stats, log);
                 files = sink.files_done().to_vec();
                 result
             }
         }
     });
-    log.flush()
-        .map_err(|e| Error::io(req.rejects.clone().unwrap_or_default(), e))?;
+    log.flush().map_err(|e| {
+        let path = req
+            .rejects
+            .clone()
+            .or_else(|| req.rejects_dir.as_ref().map(|d| d.join("rejects.jsonl")))
+            .unwrap_or_default();
+        Error::io(path, e)
+    })?;
     let summary = stats.snapshot(start.elapsed());
     let cancelled = options.cancel.reason();
     let budget_exceeded = cancelled == Some(Cancel::ERROR_BUDGET);
     let error = match (&result, cancelled) {
-        (Err(e), _) => Some(crate::redact::text(&e.to_string())),
-        (Ok(()), Some(Cancel::ERROR_BUDGET)) => Some(req.budget.describe(&stats)),
-        (Ok(()), Some(Cancel::LOCK_LOST)) => Some(
+        // A writer stopped mid-batch because the run was asked to stop is
+        // not a failure of its own: the reason for stopping is.
+        (Err(e), _) if !matches!(e.root(), Error::Cancelled) => {
+            Some(crate::redact::text(&e.to_string()))
+        }
+        (_, Some(Cancel::ERROR_BUDGET)) => Some(req.budget.describe(&stats)),
+        (_, Some(Cancel::LOCK_LOST)) => Some(
             "lost the run's advisory lock (its connection ended): stopped so that no other \
              load of this source writes beside this one; run it again"
                 .to_owned(),
         ),
-        (Ok(()), _) if summary.listings_failed > 0 => Some(format!(
+        _ if summary.listings_failed > 0 => Some(format!(
             "{} source(s) could not be listed",
             summary.listings_failed
         )),
-        (Ok(()), _) => None,
+        (Err(_), None) => Some("a writer stopped without a cause".to_owned()),
+        _ => None,
     };
     let signal = cancelled.filter(|_| error.is_none());
     // Searches stay fast after an incremental load (a failure here is
     // noted, not fatal: the rows are in).
-    if let Err(e) = rt.block_on(db::runs::after_load(&pool, org, summary.records_inserted)) {
+    if let Err(e) = rt.block_on(db::runs::after_load(pool, org, summary.records_inserted)) {
         log.notice(format!("after-load maintenance failed: {e}"));
     }
     if summary.poses_without_score > 0 {
@@ -281,45 +416,21 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
             "completed"
         };
         rt.block_on(db::docking::finish_execution(
-            &pool,
+            pool,
             org,
             run,
             ids,
             status,
             error.as_deref(),
-        ))?;
+        ))
+        .map_err(|e| e.during("closing the docking execution"))?;
     }
-    let (kept, notices) = (log.kept(), log.notices());
-    let end = RunEnd {
-        status: match (&error, signal) {
-            (Some(_), _) => RunStatus::Failed,
-            (None, Some(_)) => RunStatus::Cancelled,
-            (None, None) => RunStatus::Completed,
-        },
-        summary: &summary,
-        rejects: &kept,
-        notices: &notices,
-        error: error.as_deref(),
-    };
-    let closed = rt.block_on(db::finish_run(&pool, org, run, &end));
-    watch.abort();
-    closed?;
-    Ok(LoadReport {
-        run_id: run,
-        organization: org_name,
+    Ok(Ran {
         summary,
-        notices,
-        resumed_transfers: resumed(&roots),
         error,
         signal,
         budget_exceeded,
-        failures: kept
-            .iter()
-            .filter(|r| r.record.is_none())
-            .cloned()
-            .collect(),
         files,
-        database,
         path,
     })
 }
@@ -331,10 +442,16 @@ pub(crate) fn reject_log(
     dir: Option<&std::path::Path>,
     quiet: bool,
 ) -> Result<RejectLog> {
-    let log =
-        RejectLog::new(file, quiet).map_err(|e| Error::io(file.unwrap_or(".".as_ref()), e))?;
+    let log = RejectLog::new(file, quiet).map_err(|e| {
+        Error::Usage(format!(
+            "--rejects {}: {e}",
+            file.unwrap_or(".".as_ref()).display()
+        ))
+    })?;
     match dir {
-        Some(d) => log.with_dir(d).map_err(|e| Error::io(d, e)),
+        Some(d) => log
+            .with_dir(d)
+            .map_err(|e| Error::Usage(format!("--rejects-dir {}: {e}", d.display()))),
         None => Ok(log),
     }
 }

@@ -38,6 +38,10 @@ pub struct OrgExpired {
     pub organization: String,
     #[serde(flatten)]
     pub expired: sql::Expired,
+    /// Why this organization's policy could not be applied (the others
+    /// were applied all the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Apply every organization's policy (count only with `dry_run`).
@@ -46,19 +50,32 @@ pub fn apply(url: &str, dry_run: bool) -> Result<Vec<OrgExpired>> {
         let control = connect_ready(url).await?;
         db::orgs::require_admin(&control, "retention apply").await?;
         let mut out = Vec::new();
+        // One organization's failure (a bad setting, its database down)
+        // is reported; every other organization is still processed.
         for org in db::list_orgs(&control).await? {
-            let expired = match &org.location {
-                None => sql::apply(&control, org.id, dry_run).await?,
+            let applied = match &org.location {
+                None => sql::apply(&control, org.id, dry_run).await,
                 Some(l) => {
-                    let pool = connect_ready(&routing::route(url, l)?).await?;
-                    let e = sql::apply(&pool, org.id, dry_run).await?;
-                    pool.close().await;
-                    e
+                    async {
+                        let pool = connect_ready(&routing::route(url, l)?).await?;
+                        let e = sql::apply(&pool, org.id, dry_run).await;
+                        pool.close().await;
+                        e
+                    }
+                    .await
                 }
+            };
+            let (expired, error) = match applied {
+                Ok(e) => (e, None),
+                Err(e) => (
+                    sql::Expired::default(),
+                    Some(crate::redact::text(&e.to_string())),
+                ),
             };
             out.push(OrgExpired {
                 organization: org.name,
                 expired,
+                error,
             });
         }
         Ok(out)
@@ -69,11 +86,12 @@ pub fn render(report: &[OrgExpired], dry_run: bool) -> String {
     let verb = if dry_run { "would delete" } else { "deleted" };
     report
         .iter()
-        .map(|o| {
-            format!(
+        .map(|o| match &o.error {
+            Some(e) => format!("{}: not applied: {e}\n", o.organization),
+            None => format!(
                 "{}: {verb} {} run records, {} audit rows; cleared rejects of {} runs\n",
                 o.organization, o.expired.runs, o.expired.audit_rows, o.expired.rejects_cleared
-            )
+            ),
         })
         .collect()
 }
