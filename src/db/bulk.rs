@@ -244,14 +244,7 @@ impl BulkSink {
                 &self.ended,
             ))
             .map_err(|e| e.during("attaching the bulk tables"))?;
-        if !ended.is_empty() {
-            eprintln!(
-                "molingest: note: ended {} tenant session(s) that held the shared tables for more than {} s: {}",
-                ended.len(),
-                super::preempt::GRACE.as_secs(),
-                ended.join(", ")
-            );
-        }
+        super::preempt::tell(&ended);
         Stats::add_time(&self.stats.bulk_attach_ns, t.elapsed());
         kill_point("bulk-attached");
         Stats::add(&self.stats.records_inserted, inserted);

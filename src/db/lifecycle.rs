@@ -250,14 +250,7 @@ async fn drop_partitions(pool: &PgPool, org: Uuid) -> Result<()> {
     })
     .await
     .map_err(|e| e.during("dropping the organization's partitions"))?;
-    if !ended.is_empty() {
-        eprintln!(
-            "molingest: note: ended {} tenant session(s) that held the shared tables for more than {} s: {}",
-            ended.len(),
-            super::preempt::GRACE.as_secs(),
-            ended.join(", ")
-        );
-    }
+    super::preempt::tell(&ended);
     Ok(())
 }
 

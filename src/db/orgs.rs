@@ -94,48 +94,60 @@ pub async fn add_org_row(
 ) -> Result<Uuid> {
     let name = normalize_name(name)?;
     require_admin(pool, "org add").await?;
-    let mut tx = pool.begin().await?;
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO organizations (id, name, database_location)
-         VALUES (COALESCE($1, gen_random_uuid()), $2, $3) RETURNING id",
-    )
-    .bind(id)
-    .bind(&name)
-    .bind(location)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::OrganizationExists(name.clone())
-        }
-        _ => e.into(),
-    })?;
-    let role = org_role(id);
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(&role)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !exists {
-        sqlx::query(&format!(
-            "CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-        ))
-        .execute(&mut *tx)
-        .await?;
-    }
-    for sql in [
-        format!("GRANT {TENANT_ROLE} TO {role}"),
-        format!("GRANT {role} TO CURRENT_USER"),
-    ] {
-        sqlx::query(&sql).execute(&mut *tx).await?;
-    }
-    // Its partitions of molecules and molecule_properties: created
-    // standalone, then attached (never blocks readers).
-    sqlx::query("SELECT molingest_add_partitions($1)")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    // Attaching its partitions needs short strong locks on the shared
+    // parents: bounded waits, retried, tenant sessions that block them
+    // ended after a grace (see `preempt`).
+    let mut conn = pool.acquire().await?;
+    let watch = (*pool.connect_options()).clone();
+    let location = location.map(str::to_owned);
+    let (id, ended) = super::preempt::with_parent_locks(&mut conn, watch, |tx| {
+        let (name, location) = (name.clone(), location.clone());
+        Box::pin(async move {
+            let id: Uuid = sqlx::query_scalar(
+                "INSERT INTO organizations (id, name, database_location)
+                 VALUES (COALESCE($1, gen_random_uuid()), $2, $3) RETURNING id",
+            )
+            .bind(id)
+            .bind(&name)
+            .bind(&location)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    Error::OrganizationExists(name.clone())
+                }
+                _ => e.into(),
+            })?;
+            let role = org_role(id);
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                    .bind(&role)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if !exists {
+                sqlx::query(&format!(
+                    "CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+                ))
+                .execute(&mut **tx)
+                .await?;
+            }
+            for sql in [
+                format!("GRANT {TENANT_ROLE} TO {role}"),
+                format!("GRANT {role} TO CURRENT_USER"),
+            ] {
+                sqlx::query(&sql).execute(&mut **tx).await?;
+            }
+            // Its partitions of molecules and molecule_properties: created
+            // standalone, then attached.
+            sqlx::query("SELECT molingest_add_partitions($1)")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(id)
+        })
+    })
+    .await?;
+    super::preempt::tell(&ended);
     Ok(id)
 }
 

@@ -79,6 +79,18 @@ where
     result.map(|v| (v, ended))
 }
 
+/// Say on stderr which tenant sessions were ended (nothing if none).
+pub fn tell(ended: &[String]) {
+    if !ended.is_empty() {
+        eprintln!(
+            "molingest: note: ended {} tenant session(s) that held the shared tables for more than {} s: {}",
+            ended.len(),
+            GRACE.as_secs(),
+            ended.join(", ")
+        );
+    }
+}
+
 fn lock_timeout(e: &Error) -> bool {
     matches!(e.root(), Error::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("55P03"))
 }

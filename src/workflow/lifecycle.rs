@@ -121,7 +121,9 @@ pub fn export(url: &str, name: &str, dir: &Path) -> Result<Manifest> {
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Pipeline(format!("manifest: {e}")))?;
         let path = dir.join("manifest.json");
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        crate::private_fs::create_file(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &text))
+            .map_err(|e| Error::io(&path, e))?;
         Ok(manifest)
     })
 }
