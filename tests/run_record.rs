@@ -11,13 +11,11 @@ use sqlx::PgPool;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn runs(pool: &PgPool) -> impl std::future::Future<Output = Vec<(String, Option<String>)>> + '_ {
-    async move {
-        sqlx::query_as("SELECT status::text, error FROM pipeline_executions ORDER BY started_at")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    }
+async fn runs(pool: &PgPool) -> Vec<(String, Option<String>)> {
+    sqlx::query_as("SELECT status::text, error FROM pipeline_executions ORDER BY started_at")
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 async fn all_org_roles(pool: &PgPool) {
@@ -146,7 +144,7 @@ async fn sigterm_stops_a_slow_batch_within_seconds(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_molingest"))
+    let child = Command::new(env!("CARGO_BIN_EXE_molingest"))
         .args([
             "load",
             &file,
