@@ -126,6 +126,10 @@ pub fn db(database: &Database, action: DbAction) -> anyhow::Result<Exit> {
                 "not running"
             };
             print_stdout(&format!("{}: {state}", embedded.data_dir.display()));
+            // Scripts ask `db status && …`: not running is not success.
+            if !embedded.is_running() {
+                return Ok(Exit::Failure);
+            }
         }
     }
     Ok(Exit::Success)

@@ -89,8 +89,9 @@ pub enum Command {
     /// A killed run can simply be run again.
     Load {
         /// Directories, files, or object-store URLs (s3://bucket/prefix/, gs://, az://,
-        /// https://, file:///dir). Files: .sdf .sd .mol .mol2 .pdb .ent .pdbqt .smi
-        /// .smiles .csv, each optionally .gz.
+        /// https://, file:///dir). Files: .sdf .sd .mol .mol2 .ml2 .pdb .ent .pdbqt
+        /// .smi .smiles .ism .can .csv, each optionally compressed (.gz .bz2 .zst);
+        /// the content decides the format when it says so clearly.
         #[arg(required = true, value_name = "PATH_OR_URL")]
         paths: Vec<String>,
         /// Organization name (may be omitted when the login acts for exactly one).

@@ -308,3 +308,51 @@ async fn an_import_killed_at_any_point_ends_equal_to_the_export(pool: PgPool) {
     assert_eq!(done, expected, "{}", show(&out));
     all_org_roles(&pool).await;
 }
+
+/// What a new user met: a truncated record named at a line of its file,
+/// `db status` failing when the server is not running, and the reasons of
+/// rejected records in `--json` without `--rejects`.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn what_a_new_user_meets_is_said_plainly(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(root().join("sample_data/meeko__example__tutorial1__imatinib.sdf"))
+            .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines.iter().position(|l| *l == "M  END").unwrap();
+    // Cut inside the first record's bond block.
+    let cut = lines[..end - 20].join("\n") + "\n";
+    let file = dir.path().join("cut.sdf");
+    std::fs::write(&file, &cut).unwrap();
+    let total = cut.lines().count() as u64;
+    let url = url_of(&pool);
+    let out = molingest_async(
+        &url,
+        &[
+            "load",
+            file.to_str().unwrap(),
+            "--org",
+            "a",
+            "--create-org",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reject = &v["rejects"][0];
+    assert_eq!(reject["record"], 0, "{v}");
+    let line = reject["line"].as_u64().unwrap();
+    assert!(
+        (1..=total).contains(&line),
+        "line {line} of a {total}-line file"
+    );
+    assert!(reject["reason"].as_str().unwrap().contains("bonds"), "{v}");
+    let data = tempfile::tempdir().unwrap();
+    let out = molingest(
+        None,
+        &["db", "status", "--data-dir", data.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    all_org_roles(&pool).await;
+}

@@ -81,9 +81,14 @@ fn parse_v2000(
     out.mol.bonds.reserve(n_bonds.min(record_len / 9));
     for i in 0..n_atoms {
         let (no, line) = it.next().ok_or_else(|| {
+            // Reported where the record begins (the header is 3 lines), not
+            // at a line past the end of the file.
             ParseError::new(
-                counts_no + 1 + i as u64,
-                format!("record ends after {i} of {n_atoms} atoms"),
+                counts_no.saturating_sub(3),
+                format!(
+                    "record ends at line {} after {i} of {n_atoms} atoms",
+                    counts_no + i as u64
+                ),
             )
         })?;
         if line.len() < 34 {
@@ -130,8 +135,11 @@ fn parse_v2000(
     for i in 0..n_bonds {
         let (no, line) = it.next().ok_or_else(|| {
             ParseError::new(
-                counts_no + 1 + (n_atoms + i) as u64,
-                format!("record ends after {i} of {n_bonds} bonds"),
+                counts_no.saturating_sub(3),
+                format!(
+                    "record ends at line {} after {i} of {n_bonds} bonds",
+                    counts_no + (n_atoms + i) as u64
+                ),
             )
         })?;
         let a = int(col(line, 0, 3)).unwrap_or(0);

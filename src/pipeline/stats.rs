@@ -160,8 +160,13 @@ impl Summary {
         let _ = writeln!(o, "molingest {what}: {:.2} s", s.seconds);
         let _ = writeln!(
             o,
-            "  files     {} seen, {} read, {} unchanged, {} failed, {} not molecule files",
-            s.files_seen, s.files_read, s.files_unchanged, s.files_failed, s.files_ignored
+            "  files     {} found: {} molecule files ({} read, {} unchanged, {} failed), {} not molecule files",
+            s.files_seen + s.files_ignored,
+            s.files_seen,
+            s.files_read,
+            s.files_unchanged,
+            s.files_failed,
+            s.files_ignored
         );
         if run.is_some() {
             let _ = writeln!(

@@ -69,6 +69,9 @@ pub struct LoadReport {
     pub budget_exceeded: bool,
     /// Every file or listing that failed, with its cause (the first 1,000).
     pub failures: Vec<crate::error::Reject>,
+    /// Every rejected record, with file, record, line and reason (the
+    /// first 1,000): `--json` says why without `--rejects`.
+    pub rejects: Vec<crate::error::Reject>,
     /// Per file read: records + rejected, and how it ended. A file cut short
     /// (a signal, the error budget) is not here: the next run reads it.
     pub files: Vec<FileDone>,
@@ -110,6 +113,7 @@ impl LoadReport {
         v["status"] = self.status().into();
         v["files"] = serde_json::to_value(&self.files).unwrap_or_default();
         v["failures"] = serde_json::to_value(&self.failures).unwrap_or_default();
+        v["rejects"] = serde_json::to_value(&self.rejects).unwrap_or_default();
         v["database"] = serde_json::to_value(&self.database).unwrap_or_default();
         v["path"] = serde_json::to_value(self.path).unwrap_or_default();
         if let Some(e) = &self.error {
@@ -243,6 +247,11 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         failures: kept
             .iter()
             .filter(|r| r.record.is_none())
+            .cloned()
+            .collect(),
+        rejects: kept
+            .iter()
+            .filter(|r| r.record.is_some())
             .cloned()
             .collect(),
         files: ran.files,
