@@ -91,7 +91,17 @@ pub struct BulkSink {
     duplicates: u64,
     ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
     done: Vec<FileDone>,
+    /// Files begun but not registered yet, and the records that wait for
+    /// their ids (registered together: see [`BulkSink::register_pending`]).
+    unregistered: Vec<Arc<FileInfo>>,
+    waiting: Vec<(Arc<FileInfo>, Vec<Outcome>)>,
+    waiting_bytes: usize,
 }
+
+/// Files registered in one statement, at most; and how many encoded bytes
+/// of records may wait for their files' registration.
+const REGISTER_FILES: usize = 2000;
+const WAITING_BYTES: usize = 8 << 20;
 
 impl BulkSink {
     /// Start the two COPYs (each creates its table in its transaction).
@@ -135,6 +145,9 @@ impl BulkSink {
             duplicates: 0,
             ended: Vec::new(),
             done: Vec::new(),
+            unregistered: Vec::new(),
+            waiting: Vec::new(),
+            waiting_bytes: 0,
         })
     }
 
@@ -175,13 +188,47 @@ impl BulkSink {
         Error::Pipeline("bulk COPY stopped".into())
     }
 
-    fn register(&mut self, f: &Arc<FileInfo>, hash: [u8; 32]) -> Result<(), Error> {
+    /// Register the files begun since the last time, in one statement (a
+    /// round trip and an audit row per file made many small files cost 5 ms
+    /// each), then take in the records that waited for their file's id.
+    fn register_pending(&mut self) -> Result<(), Error> {
+        if self.unregistered.is_empty() {
+            return Ok(());
+        }
         let (org, run) = (self.org, self.run);
-        let ids = self.rt.block_on(async {
-            register_files(&mut self.control, org, run, std::slice::from_ref(f)).await?;
-            file_ids(&mut self.control, org, &[hash]).await
-        })?;
+        let files = std::mem::take(&mut self.unregistered);
+        let hashes: Vec<[u8; 32]> = files.iter().filter_map(|f| f.hash).collect();
+        let ids = self
+            .rt
+            .block_on(async {
+                register_files(&mut self.control, org, run, &files).await?;
+                file_ids(&mut self.control, org, &hashes).await
+            })
+            .map_err(|e| e.during("registering files"))?;
         self.file_ids.extend(ids);
+        self.waiting_bytes = 0;
+        for (f, outcomes) in std::mem::take(&mut self.waiting) {
+            self.take(&f, &outcomes)?;
+        }
+        Ok(())
+    }
+
+    /// Add a file's molecules to the COPYs (duplicates dropped).
+    fn take(&mut self, f: &FileInfo, outcomes: &[Outcome]) -> Result<(), Error> {
+        let file_id = f
+            .hash
+            .and_then(|h| self.file_ids.get(&h).copied())
+            .ok_or_else(|| Error::Pipeline(format!("{}: file not registered", f.job.display)))?;
+        for o in outcomes {
+            if let Outcome::Molecule(m) = o {
+                let key = u128::from_le_bytes(m.hash[..16].try_into().unwrap_or_default());
+                if self.seen.insert(key) {
+                    self.add(file_id, &m.encoded)?;
+                } else {
+                    self.duplicates += 1;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -279,23 +326,29 @@ impl Sink for BulkSink {
                         f.job.display
                     )));
                 };
-                self.register(&f, hash)?;
+                if !self.file_ids.contains_key(&hash) {
+                    self.unregistered.push(f);
+                    if self.unregistered.len() >= REGISTER_FILES {
+                        self.register_pending()?;
+                    }
+                }
             }
             Event::Records(f, outcomes) => {
-                let file_id = f
-                    .hash
-                    .and_then(|h| self.file_ids.get(&h).copied())
-                    .ok_or_else(|| {
-                        Error::Pipeline(format!("{}: file not registered", f.job.display))
-                    })?;
-                for o in &outcomes {
-                    if let Outcome::Molecule(m) = o {
-                        let key = u128::from_le_bytes(m.hash[..16].try_into().unwrap_or_default());
-                        if self.seen.insert(key) {
-                            self.add(file_id, &m.encoded)?;
-                        } else {
-                            self.duplicates += 1;
-                        }
+                let known = f.hash.is_some_and(|h| self.file_ids.contains_key(&h));
+                if known && self.waiting.is_empty() {
+                    self.take(&f, &outcomes)?;
+                } else {
+                    // Its file is not registered yet: wait for the batch.
+                    self.waiting_bytes += outcomes
+                        .iter()
+                        .map(|o| match o {
+                            Outcome::Molecule(m) => m.encoded.len(),
+                            _ => 0,
+                        })
+                        .sum::<usize>();
+                    self.waiting.push((f, outcomes));
+                    if self.waiting_bytes >= WAITING_BYTES {
+                        self.register_pending()?;
                     }
                 }
             }
@@ -306,6 +359,7 @@ impl Sink for BulkSink {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
+        self.register_pending()?;
         self.complete()
     }
 }
