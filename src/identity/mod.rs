@@ -162,6 +162,18 @@ pub fn canonical_smiles(
         std::str::from_utf8(text)
             .map_err(|_| IdentityError::Unsupported("record text is not UTF-8".into()))
     };
+    // RDKit writes such bonds `->`, with the metal chosen by its canonical
+    // ranks: not reproduced here, so no string rather than a different one.
+    if parsed
+        .mol
+        .bonds
+        .iter()
+        .any(|b| b.order == crate::chem::BondOrder::Dative)
+    {
+        return Err(IdentityError::Unsupported(
+            "organometallic: dative bonds (RDKit's cleanUpOrganometallics)".into(),
+        ));
+    }
     match format {
         Format::Sdf => {
             let mol = graph::to_chematic(&parsed.mol)?;
