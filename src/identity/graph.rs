@@ -19,6 +19,106 @@ const ZERO_VOLUME_TOL: f64 = 0.1;
 
 /// Build the chematic molecule, stereo included.
 pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
+    // 3D with explicit hydrogens: perceive on the heavy-atom graph, the
+    // molecule RDKit writes once it has removed them. Perceiving with the H
+    // atoms in place and removing them afterwards inverted E/Z whenever the
+    // direction landed on a bond to an H (tools/rdkit-diff generated cases).
+    if is_3d(mol) {
+        if let Some(heavy) = fold_hydrogens(mol) {
+            return build(&heavy);
+        }
+    }
+    build(mol)
+}
+
+/// Every atom has coordinates and some z is off zero (RDKit's 3D test).
+fn is_3d(mol: &Molecule) -> bool {
+    mol.atoms.iter().all(|a| a.coords.is_some())
+        && mol
+            .atoms
+            .iter()
+            .any(|a| a.coords.is_some_and(|c| c[2].abs() > 1e-4))
+}
+
+/// The molecule with its plain hydrogens (no isotope, charge or radical,
+/// one single bond without stereo to an atom that is neither H nor a dummy)
+/// folded into the atom they are bound to as carried H. `None` when there
+/// is none.
+fn fold_hydrogens(mol: &Molecule) -> Option<Molecule> {
+    let n = mol.atoms.len();
+    let mut degree = vec![0u32; n];
+    for b in &mol.bonds {
+        degree[b.a as usize] += 1;
+        degree[b.b as usize] += 1;
+    }
+    let plain = |i: usize| {
+        let a = &mol.atoms[i];
+        a.z == chem::elements::H
+            && a.isotope == 0
+            && a.charge == 0
+            && a.radical_electrons == 0
+            && a.attached_h == 0
+            && degree[i] == 1
+    };
+    // An H that is the only substituent on its side of a double bond
+    // (`[H]/N=C`) can carry its stereo: RDKit keeps it, and so do we.
+    let mut double = vec![false; n];
+    for b in &mol.bonds {
+        if b.order == BondOrder::Double {
+            double[b.a as usize] = true;
+            double[b.b as usize] = true;
+        }
+    }
+    let mut fold = vec![false; n];
+    for b in &mol.bonds {
+        for (h, heavy) in [(b.a as usize, b.b as usize), (b.b as usize, b.a as usize)] {
+            let other = &mol.atoms[heavy];
+            if plain(h)
+                && b.order == BondOrder::Single
+                && b.stereo == BondStereo::None
+                && other.z != chem::elements::H
+                && other.z != chem::elements::DUMMY
+                && !(double[heavy] && degree[heavy] == 2)
+            {
+                fold[h] = true;
+            }
+        }
+    }
+    if !fold.iter().any(|&f| f) {
+        return None;
+    }
+    let mut index = vec![u32::MAX; n];
+    let mut out = Molecule::with_capacity(n, mol.bonds.len());
+    for (i, a) in mol.atoms.iter().enumerate() {
+        if !fold[i] {
+            index[i] = out.atoms.len() as u32;
+            out.atoms.push(*a);
+        }
+    }
+    for b in &mol.bonds {
+        let (a, c) = (b.a as usize, b.b as usize);
+        let (kept, h) = match (fold[a], fold[c]) {
+            (false, false) => {
+                let mut nb = *b;
+                nb.a = index[a];
+                nb.b = index[c];
+                out.bonds.push(nb);
+                continue;
+            }
+            (true, false) => (c, a),
+            (false, true) => (a, c),
+            (true, true) => return None, // H2: nothing to fold into
+        };
+        let _ = h;
+        let atom = &mut out.atoms[index[kept] as usize];
+        // The bond's valence moves into the carried H: same H count.
+        atom.bond_order_x2 = atom.bond_order_x2.saturating_sub(2);
+        atom.attached_h = atom.attached_h.checked_add(1)?;
+    }
+    Some(out)
+}
+
+fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
     let n = mol.atoms.len();
     let mut b = MoleculeBuilder::with_capacity(n, mol.bonds.len());
     // Atoms on an aromatic bond are aromatic (MDL bond type 4).
@@ -64,6 +164,11 @@ pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, Ide
             (BondOrder::Any, _) => {
                 return Err(IdentityError::Unsupported(
                     "query bond (any order): no SMILES bond".into(),
+                ))
+            }
+            (BondOrder::Dative, _) => {
+                return Err(IdentityError::Unsupported(
+                    "organometallic: dative bonds (RDKit's cleanUpOrganometallics)".into(),
                 ))
             }
             (BondOrder::Zero, _) => {

@@ -19,7 +19,8 @@ What RDKit is asked, per format (as molingest's README says it reads):
   mol2  MolFromMol2Block(block, sanitize, removeHs, cleanupSubstructures)
   smi   MolFromSmiles(first token)
   pdb   formula: MolFromPDBBlock(sanitize=False, removeHs=False,
-        proximityBonding=False), atoms as written; SMILES: MolFromPDBBlock
+        proximityBonding=False), atoms as written; charge: the same
+        sanitized when RDKit can (its 4-bonded N+ from CONECT records); SMILES: MolFromPDBBlock
         (sanitize, removeHs, proximityBonding)
   pdbqt not compared (RDKit has no PDBQT reader)
 
@@ -142,12 +143,18 @@ def rd_record(fmt, block):
             for a in m.GetAtoms():
                 a.SetNoImplicit(True)
             m.UpdatePropertyCache(strict=False)
+            # The charge as the corpus reference takes it: with the N+ that
+            # RDKit's PDB clean-up gives a 4-bonded N (it runs when sanitizing).
+            c = Chem.MolFromPDBBlock(block, sanitize=True, removeHs=False, proximityBonding=False)
+            charge = Chem.GetFormalCharge(c if c is not None else m)
             s = Chem.MolFromPDBBlock(block, sanitize=True, removeHs=True, proximityBonding=True) \
                 if m.GetNumAtoms() <= 20000 else None
             smi = Chem.MolToSmiles(s) if s is not None else None
         else:
             return "not compared"
-        return (hill(m), weight(m), Chem.GetFormalCharge(m), smi)
+        if fmt != "pdb":
+            charge = Chem.GetFormalCharge(m)
+        return (hill(m), weight(m), charge, smi)
     except Exception as e:  # RDKit raising is a refusal too
         return f"RDKit raised {type(e).__name__}: {e}"
 
@@ -200,7 +207,11 @@ def run_molingest(binary, root):
             continue
         if r.get("record") is None:
             continue
-        rows[(r["path"], r.get("line"))] = r
+        # SMILES lines are matched by line (a reader may skip a header);
+        # every other record by its index in the file.
+        is_smi = fmt_of(Path(r["path"])) == "smi"
+        key = r.get("line") if is_smi else r["record"]
+        rows[(r["path"], key)] = r
     return rows
 
 
@@ -223,7 +234,7 @@ def compare(args):
             st = stats[fmt]
             st["records"] += 1
             rd = rd_record(fmt, block)
-            m = mi.get((rel, line))
+            m = mi.get((rel, line if fmt == "smi" else rec))
             m_ok = m is not None and m.get("status") == "ok"
             rd_ok = isinstance(rd, tuple)
             where = f"{rel}:{line}"
