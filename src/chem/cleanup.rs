@@ -66,10 +66,21 @@ pub fn is_metal(z: u8) -> bool {
 }
 
 /// Explicit valence as RDKit's `calcExplicitValence` counts it before
-/// implicit H: bonds (aromatic 1.5, rounded to the nearest, .5 up), the H
-/// the atom carries, no dative bond it donates.
-fn explicit_valence(a: &Atom) -> i32 {
-    (i32::from(a.bond_order_x2) + 1) / 2 + i32::from(a.attached_h)
+/// implicit H: bonds (aromatic 1.5, a sum of x.5 rounded up), the H the
+/// atom carries, no dative bond it donates. From the bonds themselves: a
+/// SMILES reader counts an aromatic bond 1 in `bond_order_x2`.
+fn explicit_valence(mol: &Molecule, incident: &[Vec<usize>], i: usize) -> i32 {
+    let x2: i32 = incident[i]
+        .iter()
+        .map(|&k| {
+            let b = mol.bonds[k];
+            match b.order {
+                BondOrder::Dative if b.a as usize == i => 0,
+                o => i32::from(o.valence_x2()),
+            }
+        })
+        .sum();
+    (x2 + 1) / 2 + i32::from(mol.atoms[i].attached_h)
 }
 
 fn set_order(mol: &mut Molecule, bond: usize, order: BondOrder) {
@@ -97,9 +108,17 @@ fn fix(a: &mut Atom, charge: i8) {
 /// pass over the atoms.
 pub fn clean_up(mol: &mut Molecule) -> Cleaned {
     let mut out = Cleaned::default();
-    let candidate = |a: &Atom| match a.z {
-        7 | 15 | 17 | 35 | 53 => a.charge == 0 && explicit_valence(a) >= 3,
-        _ => false,
+    // A quick bound before any allocation: valence 5 for N and P (an
+    // aromatic bond counts at least 1 in `bond_order_x2`, so n(=O) in a
+    // SMILES is 4 there), 3 for the halogens.
+    let candidate = |a: &Atom| {
+        let x2 = u32::from(a.bond_order_x2) + 2 * u32::from(a.attached_h);
+        a.charge == 0
+            && match a.z {
+                7 | 15 => x2 >= 8,
+                17 | 35 | 53 => x2 >= 6,
+                _ => false,
+            }
     };
     let any_metal = mol.atoms.iter().any(|a| is_metal(a.z));
     if !any_metal && !mol.atoms.iter().any(candidate) {
@@ -129,7 +148,7 @@ pub fn clean_up(mol: &mut Molecule) -> Cleaned {
     let mut five = Vec::new();
     for i in 0..mol.atoms.len() {
         let a = mol.atoms[i];
-        if a.z != 7 || a.charge != 0 || explicit_valence(&a) != 5 {
+        if a.z != 7 || a.charge != 0 || explicit_valence(mol, &incident, i) != 5 {
             continue;
         }
         five.push(i);
@@ -164,7 +183,7 @@ pub fn clean_up(mol: &mut Molecule) -> Cleaned {
             continue;
         }
         match a.z {
-            15 if explicit_valence(&a) == 5 && incident[i].len() == 3 => {
+            15 if incident[i].len() == 3 && explicit_valence(mol, &incident, i) == 5 => {
                 let mut dbl_o = None;
                 let mut double_to_c_or_n = false;
                 for &k in &incident[i] {
@@ -186,7 +205,7 @@ pub fn clean_up(mol: &mut Molecule) -> Cleaned {
                     out.charge_separated += 2;
                 }
             }
-            17 | 35 | 53 if matches!(explicit_valence(&a), 3 | 5 | 7) => {
+            17 | 35 | 53 if matches!(explicit_valence(mol, &incident, i), 3 | 5 | 7) => {
                 if !incident[i]
                     .iter()
                     .all(|&k| mol.atoms[other(mol, k, i)].z == 8)
@@ -226,7 +245,7 @@ fn hypervalent_non_metal(mol: &Molecule, incident: &[Vec<usize>], i: usize) -> b
     let Some(max) = super::valence::max_valence(a.z, a.charge) else {
         return false;
     };
-    let ev = explicit_valence(a);
+    let ev = explicit_valence(mol, incident, i);
     let aromatic = incident[i]
         .iter()
         .any(|&k| mol.bonds[k].order == BondOrder::Aromatic);

@@ -167,6 +167,16 @@ pub fn check(mol: &Molecule) -> Result<(), String> {
         };
         let max = allowed.values().last().copied().unwrap_or(0);
         let v = bonds + u32::from(a.attached_h) + u32::from(a.radical_electrons);
+        // A charged H whose H count is fixed (a SMILES bracket atom, an MDL
+        // valence field) may bridge two atoms: RDKit 2026.09 reads
+        // `[Fe][H-][Ni+2]` and `C[H-]C`, not `[Fe][H][Fe]` nor a third bond.
+        if a.z == 1
+            && a.charge.abs() == 1
+            && a.implicit_h == super::HydrogenRule::AsWritten
+            && v <= 2
+        {
+            continue;
+        }
         if !allowed.open && i64::from(v) > i64::from(max) {
             let charge = match a.charge {
                 0 => String::new(),

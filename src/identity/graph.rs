@@ -166,11 +166,10 @@ fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
                     "query bond (any order): no SMILES bond".into(),
                 ))
             }
-            (BondOrder::Dative, _) => {
-                return Err(IdentityError::Unsupported(
-                    "organometallic: dative bonds (RDKit's cleanUpOrganometallics)".into(),
-                ))
-            }
+            // Given back as the single bond the file wrote: chematic's
+            // sanitization makes it dative again, as RDKit's does, and
+            // writes it `->` (the donor's H count is already fixed).
+            (BondOrder::Dative, _) => COrder::Single,
             (BondOrder::Zero, _) => {
                 return Err(IdentityError::Unsupported(
                     "zero-order (coordination or hydrogen) bond".into(),

@@ -3,6 +3,7 @@
 
     tools/rdkit-diff/rdkit_diff.py compare DIR [--molingest BIN] [--out REPORT.md]
     tools/rdkit-diff/rdkit_diff.py generate SRC_DIR OUT_DIR [--n 1000] [--seed 1]
+    tools/rdkit-diff/rdkit_diff.py generate-metal SRC_DIR OUT_DIR [--n 1000]
 
 The first run makes a venv next to this script (`.venv`, RDKit pinned to
 RDKIT_PIN from PyPI) and re-runs itself in it.
@@ -422,6 +423,74 @@ def generate(args):
     return 0
 
 
+METALS = ["Fe", "Pd", "Pt", "Cu", "Zn", "Ru", "Ni", "Co", "Ti", "Rh", "Ir", "Mn", "Ag", "Au", "Hg", "Sn"]
+
+
+def generate_metal(args):
+    """Bonds to metals and RDKit's clean-up cases: for molecules of SRC, a
+    metal bonded by a single bond to one of their heteroatoms or carbons
+    (a carbonyl O, a pyridine N, a chloride bridging two metals: what
+    cleanUpOrganometallics turns dative), aromatic N-oxides written
+    n(=O), and halogen oxides written with double bonds. Written as
+    SMILES (`gen_metal.smi`) and as molfiles of the same graphs, Kekulé,
+    not sanitized (`gen_metal.sdf`)."""
+    rng = random.Random(args.seed)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    smiles = []
+    for x in ("Cl", "Br", "I"):
+        for k in range(0, 4):
+            smiles.append(f"O{x}" + "(=O)" * k)
+            smiles.append(f"[O-]{x}" + "(=O)" * k)
+    smiles += ["c1ccn(=O)cc1", "Cc1ccc[n](=O)c1", "CN=N#N", "O=N(=O)c1ccccc1",
+               "C=P(C)(C)=O", "CC=P(=O)C", "[Pd][Cl][Pd]", "Cl[Pt]([Cl][Pt](Cl)Cl)Cl",
+               "[Fe][H-][Ni+2]", "C1=CC=C[C-]1[Fe+2][C-]1C=CC=C1"]
+    mols = [m for m in sources(args.src) if m.GetNumAtoms() <= 40]
+    rng.shuffle(mols)
+    for m in mols:
+        if len(smiles) >= args.n:
+            break
+        rw = Chem.RWMol(m)
+        Chem.Kekulize(rw, clearAromaticFlags=True)
+        cands = [a.GetIdx() for a in rw.GetAtoms() if a.GetAtomicNum() in (6, 7, 8, 16, 17)]
+        if not cands:
+            continue
+        k = rng.choice(cands)
+        for _ in range(rng.choice((1, 1, 2))):
+            mi = rw.AddAtom(Chem.Atom(rng.choice(METALS)))
+            rw.AddBond(k, mi, Chem.BondType.SINGLE)
+        if rng.random() < 0.3:
+            # a pyridine-like N written as an N-oxide with a double bond
+            ns = [a.GetIdx() for a in rw.GetAtoms() if a.GetAtomicNum() == 7
+                  and a.GetDegree() == 2 and a.GetNumExplicitHs() == 0
+                  and m.GetAtomWithIdx(a.GetIdx()).GetTotalNumHs() == 0]
+            if ns:
+                o = rw.AddAtom(Chem.Atom(8))
+                rw.AddBond(rng.choice(ns), o, Chem.BondType.DOUBLE)
+        try:
+            smi = Chem.MolToSmiles(rw, kekuleSmiles=True, canonical=False)
+        except Exception:
+            continue
+        smiles.append(smi)
+    with open(out / "gen_metal.smi", "w") as f:
+        for i, smi in enumerate(smiles):
+            f.write(f"{smi} gm{i}\n")
+    with open(out / "gen_metal.sdf", "w") as f:
+        for i, smi in enumerate(smiles):
+            m = Chem.MolFromSmiles(smi, sanitize=False)
+            if m is None:
+                continue
+            m.UpdatePropertyCache(strict=False)
+            try:
+                Chem.Kekulize(m, clearAromaticFlags=True)
+            except Exception:
+                pass
+            m.SetProp("_Name", f"gm{i}")
+            f.write(Chem.MolToMolBlock(m, kekulize=False) + "$$$$\n")
+    print(f"{len(smiles)} molecules in {out}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -434,8 +503,14 @@ def main():
     g.add_argument("out_dir")
     g.add_argument("--n", type=int, default=1000)
     g.add_argument("--seed", type=int, default=1)
+    g = sub.add_parser("generate-metal")
+    g.add_argument("src")
+    g.add_argument("out_dir")
+    g.add_argument("--n", type=int, default=1000)
+    g.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    sys.exit(compare(a) if a.cmd == "compare" else generate(a))
+    run = {"compare": compare, "generate": generate, "generate-metal": generate_metal}[a.cmd]
+    sys.exit(run(a))
 
 
 if __name__ == "__main__":
