@@ -222,6 +222,7 @@ def compare(args):
     mi = run_molingest(binary, root)
     stats = defaultdict(Counter)
     diffs = []
+    expect = []
     files = sorted(p for p in root.rglob("*") if p.is_file() and fmt_of(p))
     for path in files:
         fmt = fmt_of(path)
@@ -235,6 +236,12 @@ def compare(args):
             st = stats[fmt]
             st["records"] += 1
             rd = rd_record(fmt, block)
+            key = {"path": rel, "record": rec, "line": line}
+            if isinstance(rd, tuple):
+                expect.append({**key, "rdkit": "ok", "formula": rd[0], "mw": rd[1],
+                               "charge": rd[2], "smiles": rd[3]})
+            else:
+                expect.append({**key, "rdkit": "refused", "reason": rd})
             m = mi.get((rel, line if fmt == "smi" else rec))
             m_ok = m is not None and m.get("status") == "ok"
             rd_ok = isinstance(rd, tuple)
@@ -296,6 +303,11 @@ def compare(args):
         print(f"{len(diffs)} differences, listed in {args.out}")
     else:
         print(report)
+    if args.expect_out:
+        with open(args.expect_out, "w") as f:
+            f.write(json.dumps({"rdkit_version": rdkit.__version__}) + "\n")
+            for e in expect:
+                f.write(json.dumps(e) + "\n")
     bad = any(d[1] in ("accept", "SMILES DIFFERENT") for d in diffs)
     return 1 if bad else 0
 
@@ -498,6 +510,8 @@ def main():
     c.add_argument("dir")
     c.add_argument("--molingest", default=os.environ.get("MOLINGEST", "molingest"))
     c.add_argument("--out")
+    c.add_argument("--expect-out", help="write RDKit's answer per record as JSON lines "
+                   "(the reference of tests/rdkit_diff_cases.rs)")
     g = sub.add_parser("generate")
     g.add_argument("src")
     g.add_argument("out_dir")
