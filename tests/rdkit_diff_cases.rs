@@ -16,6 +16,9 @@
 //!   double bonds, `n(=O)`, azide) and bonds to metals made dative.
 //! - `tripos_charges.mol2`: carboxylates of `O.co2` written with two double
 //!   or two aromatic bonds, `N.4`, guanidinium `C.cat`, a phosphate.
+//! - `guarded_stereo.sdf`: stereo RDKit perceives that is not reproduced,
+//!   so an `identity_error` (metal centres in 3D, a three-coordinate P in
+//!   3D, wedges at S and P in 2D): these gave different strings before.
 //! - `element_from_atom_name.pdb`: no element columns; the element from the
 //!   atom name as RDKit reads it (`CL  ` chlorine, ` NA ` nitrogen, `Cl  `
 //!   refused, ` Q` pseudo atoms left out).

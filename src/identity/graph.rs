@@ -194,6 +194,7 @@ fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
     };
     // RDKit: a conformer with any z off zero is 3D; its wedges are ignored.
     if coords.iter().any(|c| c[2].abs() > 1e-4) {
+        stereo_beyond_the_port_3d(mol)?;
         unwedge(&mut out, &wedged);
         chirality_from_3d(&mut out, &coords);
         let xyz: Vec<(f64, f64, f64)> = coords.iter().map(|c| (c[0], c[1], c[2])).collect();
@@ -207,6 +208,7 @@ fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
             out.set_bond_order(b, COrder::Double);
         }
     } else {
+        stereo_beyond_the_port_2d(mol)?;
         let xy: Vec<(f64, f64)> = coords.iter().map(|c| (c[0], c[1])).collect();
         chematic_perception::apply_ctab_local_parity_from_wedges_with_diagnostics(&mut out, &xy);
         // RDKit clears the wedges once atom stereo is perceived, then
@@ -215,6 +217,71 @@ fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
         chematic_perception::apply_ez_directions_from_2d_ex(&mut out, &xy, &either_double);
     }
     Ok(out)
+}
+
+/// Stereo RDKit perceives from 3D coordinates that this perception does
+/// not reproduce (found by tools/rdkit-diff on generated conformers): an
+/// `identity_error` rather than a different string.
+/// - a metal with three or more neighbours: RDKit gives it non-tetrahedral
+///   stereo (`@TB`, `@SP`, `@OH`) from the coordinates;
+/// - a neutral three-coordinate P or As without H (phosphites,
+///   phosphines): RDKit's verdict on its chirality differs.
+fn stereo_beyond_the_port_3d(mol: &Molecule) -> Result<(), IdentityError> {
+    let mut degree = vec![0u32; mol.atoms.len()];
+    let mut all_single = vec![true; mol.atoms.len()];
+    for b in &mol.bonds {
+        for i in [b.a as usize, b.b as usize] {
+            degree[i] += 1;
+            all_single[i] &= matches!(b.order, BondOrder::Single | BondOrder::Dative);
+        }
+    }
+    for (i, a) in mol.atoms.iter().enumerate() {
+        let h = a.attached_h as u32 + implicit_h(a);
+        if chem::cleanup::is_metal(a.z) && degree[i] + h >= 3 {
+            return Err(IdentityError::Unsupported(format!(
+                "stereo at a metal centre from 3D coordinates ({} with {} neighbours: \
+                 RDKit assigns non-tetrahedral stereo)",
+                chem::elements::symbol(a.z),
+                degree[i] + h
+            )));
+        }
+        if matches!(a.z, 15 | 33) && a.charge == 0 && degree[i] == 3 && h == 0 && all_single[i] {
+            return Err(IdentityError::Unsupported(format!(
+                "chirality of a three-coordinate {} from 3D coordinates",
+                chem::elements::symbol(a.z)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// As [`stereo_beyond_the_port_3d`] for 2D drawings: a wedge or hash that
+/// starts at an atom other than C or N (S, P, B, Si, metals: RDKit's
+/// perception there is not reproduced; a sulfoximine S and a phosphite P
+/// lost their chirality).
+fn stereo_beyond_the_port_2d(mol: &Molecule) -> Result<(), IdentityError> {
+    for b in &mol.bonds {
+        if matches!(b.stereo, BondStereo::Wedge | BondStereo::Hash) && b.order == BondOrder::Single
+        {
+            let z = mol.atoms[b.a as usize].z;
+            // N (amines in rings, N+) agreed on every generated case.
+            if !matches!(z, 1 | 6 | 7) {
+                return Err(IdentityError::Unsupported(format!(
+                    "chirality from wedges at {}: not perceived as RDKit does",
+                    chem::elements::symbol(z)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn implicit_h(a: &chem::Atom) -> u32 {
+    match a.implicit_h {
+        HydrogenRule::AsWritten => 0,
+        HydrogenRule::MdlValence => chem::mdl_implicit_h(a),
+        HydrogenRule::SmilesOrganic => chem::smiles_implicit_h(a, a.aromatic),
+    }
 }
 
 fn unwedge(mol: &mut chematic_core::Molecule, wedged: &[BondIdx]) {
