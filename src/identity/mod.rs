@@ -71,6 +71,16 @@ pub struct Identity {
     pub inchikey: Option<String>,
 }
 
+impl Identity {
+    /// Why RDKit would refuse the molecule (kekulization, valence), when
+    /// the canonicaliser found it so.
+    pub fn rdkit_refusal(&self) -> Option<&str> {
+        self.error
+            .as_deref()?
+            .strip_prefix("no SMILES: RDKit would refuse the molecule: ")
+    }
+}
+
 /// Compute the identity of a parsed record (`text` is the record's own
 /// text). Never panics: a canonicaliser panic is an error, not a crash.
 pub fn identify(mode: IdentityMode, format: Format, text: &[u8], parsed: &Parsed) -> Identity {

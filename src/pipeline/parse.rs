@@ -157,6 +157,16 @@ pub fn process(
     let props = chem::properties(&parsed.mol);
     // Canonicalisation runs here, in the parallel stage, per record.
     let id = identify(identity, format, bytes, &parsed);
+    // A SMILES that RDKit's sanitization refuses (an aromatic system it
+    // cannot kekulize) is refused here too, when the identity is computed.
+    if format == Format::Smiles {
+        if let Some(why) = id.rdkit_refusal() {
+            return reject(ParseError::new(
+                span.line,
+                format!("RDKit refuses the molecule: {why}"),
+            ));
+        }
+    }
     let mut record = Record {
         index: span.index,
         line: span.line,
