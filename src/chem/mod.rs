@@ -2,6 +2,7 @@
 //! average molecular weight and simple counts. Readers fill a [`Molecule`];
 //! nothing here knows about file formats.
 
+pub mod cleanup;
 pub mod elements;
 pub mod valence;
 
@@ -104,6 +105,10 @@ pub enum BondOrder {
     /// Coordination, hydrogen or "not connected" bonds (MDL 9 and 10, MOL2
     /// `nc`): recorded, but no valence.
     Zero,
+    /// A bond from a ligand atom (`a`) to a metal (`b`) that RDKit's
+    /// `cleanUpOrganometallics` made dative ([`cleanup`]): it counts at the
+    /// metal only. Readers never make one.
+    Dative,
 }
 
 impl BondOrder {
@@ -111,7 +116,7 @@ impl BondOrder {
     /// the MOL2 charge rules count it (aromatic 1.5).
     pub fn valence_x2(self) -> u16 {
         match self {
-            BondOrder::Single | BondOrder::Any => 2,
+            BondOrder::Single | BondOrder::Any | BondOrder::Dative => 2,
             BondOrder::Double => 4,
             BondOrder::Triple => 6,
             BondOrder::Quadruple => 8,

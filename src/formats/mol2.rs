@@ -270,6 +270,38 @@ fn assign_charges(mol: &mut Molecule, types: &[(Special, u64)]) -> Result<(), Pa
     Ok(())
 }
 
+/// What RDKit's own MOL2 reader makes of the record (the port in
+/// `chematic-smiles`: `MolFromMol2Block(text, sanitize=True, removeHs=False,
+/// cleanupSubstructures=True)`): its formal charges, which come from the
+/// Tripos types through RDKit's substructure clean-up (carboxylates and
+/// phosphates of `O.co2`, `N.4`, `C.cat` with its guanidinium or amidinium
+/// N, nitro groups) and its charge guessing, replace the reader's, atom by
+/// atom. `Some(Err)` when RDKit refuses the record; `None` when the port
+/// does not model it (query types, `du` bonds): the reader's own rules
+/// stand then.
+pub fn rdkit_charges(text: &[u8], mol: &mut Molecule) -> Option<Result<(), String>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let rd = std::panic::catch_unwind(|| {
+        chematic_smiles::rdkit_mol_from_mol2_block(text, true, false, true)
+    })
+    .ok()?;
+    match rd {
+        Ok(m) => {
+            if m.molecule.atom_count() != mol.atoms.len() {
+                return None;
+            }
+            for ((_, rd_atom), atom) in m.molecule.atoms().zip(mol.atoms.iter_mut()) {
+                atom.charge = rd_atom.charge;
+            }
+            Some(Ok(()))
+        }
+        Err(chematic_smiles::RdkitSmilesError::Sanitization(why)) => {
+            Some(Err(format!("RDKit refuses the molecule: {why}")))
+        }
+        Err(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

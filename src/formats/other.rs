@@ -92,7 +92,7 @@ pub fn write_frame(
             BondOrder::Triple => 'T',
             BondOrder::Quadruple => 'Q',
             BondOrder::Aromatic => 'A',
-            BondOrder::Any | BondOrder::Zero => '?',
+            BondOrder::Any | BondOrder::Zero | BondOrder::Dative => '?',
         };
         let _ = writeln!(out, "{i} {j} {o}");
     }

@@ -90,21 +90,24 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
         if !matches!(altloc, b' ' | b'A' | b'1') {
             continue;
         }
-        let atom = match flavour {
-            Flavour::Pdb => pdb_atom(line),
+        let mut atom = match flavour {
+            Flavour::Pdb => {
+                if rdkit_skips(line) {
+                    continue;
+                }
+                pdb_atom(line).map_err(|e| ParseError::new(no, e))?
+            }
             Flavour::Pdbqt => match pdbqt_atom(line) {
                 Some(Pseudo::Skip) => continue,
-                Some(Pseudo::Atom(a)) => Some(a),
-                None => None,
+                Some(Pseudo::Atom(a)) => a,
+                None => {
+                    return Err(ParseError::new(
+                        no,
+                        format!("cannot tell the element of atom {}", excerpt(&line[12..16])),
+                    ))
+                }
             },
         };
-        let atom = atom.ok_or_else(|| {
-            ParseError::new(
-                no,
-                format!("cannot tell the element of atom {}", excerpt(&line[12..16])),
-            )
-        })?;
-        let mut atom = atom;
         let xyz = |a: usize| decimal(line.get(a..(a + 8).min(line.len()))?);
         atom.coords = (|| Some([xyz(30)?, xyz(38)?, xyz(46)?]))();
         out.mol.atoms.push(atom);
@@ -254,102 +257,130 @@ fn as_written(z: elements::Z) -> Atom {
     }
 }
 
-fn pdb_atom(line: &[u8]) -> Option<Atom> {
-    let Some(mut atom) = element_columns(line) else {
-        return from_atom_name(&line[12..16], line.get(17..20).unwrap_or_default());
+/// Records RDKit's PDB reader leaves out: XPLOR pseudo atoms (coordinates
+/// 9999.000 ×3), NMR pseudo atoms (name ` Q…`) and dummy residues (`DUM`).
+fn rdkit_skips(line: &[u8]) -> bool {
+    line.get(30..54) == Some(b"9999.0009999.0009999.000".as_slice())
+        || line.get(12..14) == Some(b" Q".as_slice())
+        || line.get(18..21) == Some(b"DUM".as_slice())
+}
+
+/// The atom of a PDB ATOM/HETATM record, as RDKit's `PDBAtomLine` reads
+/// it (checked against RDKit 2026.09.1, `tests/data/rdkit_pdb_elements.tsv`):
+/// - the element from columns 77-78 when column 77 is an uppercase letter
+///   (a second letter in any case) or column 77 is blank and 78 uppercase;
+///   a symbol there that is no element refuses the record;
+/// - else from the atom name (columns 13-16), only when column 14 is an
+///   uppercase letter: column 13 blank, a one-letter element (column 15
+///   added when it is lowercase: ` Cl `); column 13 a digit, the letter of
+///   column 14; column 13 uppercase, the two letters (`CL  ` chlorine,
+///   `CA  ` calcium), except `H…` in an ATOM record, which is hydrogen. The
+///   residue name plays no part: ` NA ` is nitrogen, `Cl  ` and `C1  `
+///   are refused, as RDKit refuses them;
+/// - the charge from columns 79-80 by RDKit's rule (`1+`, `2-`, `+`, `++`,
+///   ` 1`; RDKit reads `-1` as +1, and so does this reader).
+fn pdb_atom(line: &[u8]) -> Result<Atom, String> {
+    // RDKit reads by pointer: past the line's end comes its newline.
+    let p = |i: usize| line.get(i).copied().unwrap_or(b'\n');
+    let len = line.len();
+    let mut symb: Vec<u8> = Vec::with_capacity(2);
+    if len >= 78 {
+        if p(76).is_ascii_uppercase() {
+            symb.push(p(76));
+            if p(77).is_ascii_alphabetic() {
+                symb.push(p(77).to_ascii_lowercase());
+            }
+        } else if p(76) == b' ' && p(77).is_ascii_uppercase() {
+            symb.push(p(77));
+        }
+    } else if len == 77 && p(76).is_ascii_uppercase() {
+        symb.push(p(76));
+    }
+    let mut atom = None;
+    if !symb.is_empty() {
+        atom = Some(rdkit_pdb_symbol(&symb)?);
+    }
+    if atom.is_none() {
+        symb.clear();
+        if p(13).is_ascii_uppercase() {
+            if p(12) == b' ' {
+                symb.push(p(13));
+                if p(14).is_ascii_lowercase() {
+                    symb.push(p(14));
+                }
+            } else if p(12).is_ascii_uppercase() {
+                if p(12) == b'H' && p(0) == b'A' {
+                    symb.push(b'H'); // no He, Hf, Hg, Ho or Hs in ATOM records
+                } else {
+                    symb.extend([p(12), p(13).to_ascii_lowercase()]);
+                }
+            } else if p(12).is_ascii_digit() {
+                symb.push(p(13));
+            }
+        }
+        if !symb.is_empty() {
+            atom = Some(rdkit_pdb_symbol(&symb)?);
+        }
+    }
+    let Some(mut atom) = atom else {
+        return Err(format!(
+            "cannot tell the element of atom {} (no element in columns 77-78, and RDKit \
+             reads none from the name)",
+            excerpt(&line[12..16])
+        ));
     };
-    // Charge in columns 79-80: "1+", "2-" (or "+1").
-    if let Some(c) = line.get(78..80.min(line.len())) {
-        atom.charge = charge_field(c).unwrap_or(0);
+    if len >= 79 {
+        atom.charge = rdkit_pdb_charge(p(78), p(79));
     }
-    Some(atom)
+    Ok(atom)
 }
 
-/// The atom of columns 77-78 when they hold an element symbol and columns
-/// 79-80 hold a charge or nothing. Old files keep an ID code and a line
-/// number in columns 73-80 (`9XYZ 105`, `01234A56`): no element there.
-fn element_columns(line: &[u8]) -> Option<Atom> {
-    let element = line.get(76..78.min(line.len()))?.trim_ascii();
-    if element.is_empty() || !element.iter().all(u8::is_ascii_alphabetic) {
-        return None;
-    }
-    charge_field(line.get(78..80.min(line.len())).unwrap_or_default())?;
-    symbol_atom(std::str::from_utf8(element).ok()?)
-}
-
-/// A charge field: blank (0), `1+`, `2-`, `+1`, `+`, `-`. `None` for
-/// anything else (a legacy line number's digits).
-fn charge_field(c: &[u8]) -> Option<i8> {
-    match c.trim_ascii() {
-        [] => Some(0),
-        [b'0'] => Some(0),
-        [b'+'] => Some(1),
-        [b'-'] => Some(-1),
-        [d @ b'0'..=b'9', b'+'] | [b'+', d @ b'0'..=b'9'] => Some((d - b'0') as i8),
-        [d @ b'0'..=b'9', b'-'] | [b'-', d @ b'0'..=b'9'] => Some(-((d - b'0') as i8)),
-        _ => None,
-    }
-}
-
-fn symbol_atom(sym: &str) -> Option<Atom> {
-    match sym {
-        "D" => Some(Atom {
+/// An element symbol as RDKit's periodic table knows it (`D`, `T`:
+/// hydrogen isotopes); any other text refuses the record, as in RDKit.
+fn rdkit_pdb_symbol(symb: &[u8]) -> Result<Atom, String> {
+    match symb {
+        b"D" => Ok(Atom {
             isotope: 2,
             ..as_written(elements::H)
         }),
-        "T" => Some(Atom {
+        b"T" => Ok(Atom {
             isotope: 3,
             ..as_written(elements::H)
         }),
-        "X" | "*" => Some(as_written(elements::DUMMY)),
-        s => elements::by_symbol_any_case(s).map(as_written),
+        _ => elements::by_symbol_bytes(symb)
+            .filter(|&z| z != elements::DUMMY)
+            .map(as_written)
+            .ok_or_else(|| format!("element {} not found", excerpt(symb))),
     }
 }
 
-/// The element from a PDB atom name (columns 13-16) and its residue name
-/// (columns 18-20) when the element columns hold none.
-fn from_atom_name(name: &[u8], residue: &[u8]) -> Option<Atom> {
-    let trimmed = name.trim_ascii();
-    let letters: &[u8] = {
-        let n = trimmed
-            .iter()
-            .position(|b| !b.is_ascii_alphabetic())
-            .unwrap_or(trimmed.len());
-        &trimmed[..n]
-    };
-    // Written in mixed case (` Cl `, `Br1`, `Zn`): a two-letter element,
-    // wherever the name starts.
-    if let [a, b, ..] = *letters {
-        if a.is_ascii_uppercase() && b.is_ascii_lowercase() {
-            if let Some(z) = elements::by_symbol_bytes(&[a, b]) {
-                return Some(as_written(z));
-            }
-        }
+/// Columns 79-80 as RDKit reads a charge.
+fn rdkit_pdb_charge(c78: u8, c79: u8) -> i8 {
+    let digit = |c: u8| (b'1'..=b'9').contains(&c).then(|| (c - b'0') as i8);
+    match c78 {
+        b'1'..=b'9' => match c79 {
+            b'-' => -((c78 - b'0') as i8),
+            b'+' | b' ' | 0 => (c78 - b'0') as i8,
+            _ => 0,
+        },
+        b'+' => digit(c79).unwrap_or(match c79 {
+            b'+' => 2,
+            b'0' => 0,
+            _ => 1,
+        }),
+        // RDKit's own reading: `-1` is +1.
+        b'-' => digit(c79).unwrap_or(match c79 {
+            b'-' => -2,
+            b'0' => 0,
+            _ => -1,
+        }),
+        b' ' => digit(c79).unwrap_or(match c79 {
+            b'+' => 1,
+            b'-' => -1,
+            _ => 0,
+        }),
+        _ => 0,
     }
-    // An ion: the atom is named as its residue (`CL` in `CL`, ` NA ` in `NA`).
-    if letters.len() == 2 && trimmed.eq_ignore_ascii_case(residue.trim_ascii()) {
-        if let Some(z) = std::str::from_utf8(letters)
-            .ok()
-            .and_then(elements::by_symbol_any_case)
-        {
-            return Some(as_written(z));
-        }
-    }
-    let name = text(name);
-    let b = name.as_bytes();
-    if b.len() < 2 {
-        return None;
-    }
-    if b[0] == b' ' || b[0].is_ascii_digit() {
-        // One-letter element in column 14 (` CA ` is carbon, `1HB ` hydrogen).
-        return symbol_atom(std::str::from_utf8(&b[1..2]).ok()?);
-    }
-    // Hydrogen names that fill all four columns (`HG21`) are hydrogen.
-    if b[0] == b'H' && b.len() == 4 && b[3] != b' ' {
-        return symbol_atom("H");
-    }
-    let two = std::str::from_utf8(&b[..2]).ok()?;
-    symbol_atom(two).or_else(|| symbol_atom(std::str::from_utf8(&b[..1]).ok()?))
 }
 
 enum Pseudo {
@@ -513,18 +544,52 @@ mod tests {
         assert_eq!((props.formula.as_str(), props.net_charge), ("SZn", 2));
     }
 
+    /// Every row of RDKit's answers (`tools/rdkit-diff/gen_pdb_elements.py`,
+    /// RDKit 2026.09.1): element, isotope and charge of one atom line, its
+    /// refusal, or its omission (pseudo atoms, `DUM` residues).
     #[test]
-    fn ions_named_by_their_residue_or_in_mixed_case() {
-        for name_res in [" Cl   CL", "Cl    CL", "CL    CL", " CL   CL", " Cl   UNK"] {
-            let t =
-                format!("ATOM      1 {name_res} A   1      11.104   6.134  -6.504  1.00  0.00\n");
-            assert_eq!(formula(&t, Flavour::Pdb), "Cl", "{name_res:?}");
+    fn elements_and_charges_as_rdkit_reads_them() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rdkit_pdb_elements.tsv"
+        );
+        let table = std::fs::read_to_string(path).unwrap();
+        let (mut rows, mut wrong) = (0, Vec::new());
+        for row in table.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = row.split('\t').collect();
+            let (rec, name, res, el, ch, want) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+            let mut line = format!(
+                "{rec:<6}{:>5} {name} {res:>3} A   1      10.000  10.000  10.000  1.00  0.00          {el}{ch}",
+                1
+            );
+            if el.is_empty() {
+                line.truncate(line.trim_end().len());
+            }
+            rows += 1;
+            let got = match parse(format!("{line}\nEND\n").as_bytes(), 1, Flavour::Pdb) {
+                Err(_) => "ERR".to_owned(),
+                Ok(p) if p.mol.atoms.is_empty() => "SKIP".to_owned(),
+                Ok(p) => {
+                    let a = p.mol.atoms[0];
+                    let iso = if a.isotope > 0 {
+                        a.isotope.to_string()
+                    } else {
+                        String::new()
+                    };
+                    format!("{}{iso} {}", elements::symbol(a.z), a.charge)
+                }
+            };
+            if got != want {
+                wrong.push(format!("{line:?}: RDKit {want}, here {got}"));
+            }
         }
-        let t = "HETATM    1  NA   NA A   1      11.104   6.134  -6.504  1.00  0.00\n\
-                 HETATM    2 Br1  LIG A   2      11.104   6.134  -6.504  1.00  0.00\n\
-                 ATOM      3  CA  ALA A   3      11.104   6.134  -6.504  1.00  0.00\n\
-                 HETATM    4  CA   CA A   4      11.104   6.134  -6.504  1.00  0.00\n";
-        assert_eq!(formula(t, Flavour::Pdb), "CBrCaNa");
+        assert!(rows > 4000, "{rows}");
+        assert!(
+            wrong.is_empty(),
+            "{} rows differ:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
     }
 
     #[test]

@@ -19,6 +19,106 @@ const ZERO_VOLUME_TOL: f64 = 0.1;
 
 /// Build the chematic molecule, stereo included.
 pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
+    // 3D with explicit hydrogens: perceive on the heavy-atom graph, the
+    // molecule RDKit writes once it has removed them. Perceiving with the H
+    // atoms in place and removing them afterwards inverted E/Z whenever the
+    // direction landed on a bond to an H (tools/rdkit-diff generated cases).
+    if is_3d(mol) {
+        if let Some(heavy) = fold_hydrogens(mol) {
+            return build(&heavy);
+        }
+    }
+    build(mol)
+}
+
+/// Every atom has coordinates and some z is off zero (RDKit's 3D test).
+fn is_3d(mol: &Molecule) -> bool {
+    mol.atoms.iter().all(|a| a.coords.is_some())
+        && mol
+            .atoms
+            .iter()
+            .any(|a| a.coords.is_some_and(|c| c[2].abs() > 1e-4))
+}
+
+/// The molecule with its plain hydrogens (no isotope, charge or radical,
+/// one single bond without stereo to an atom that is neither H nor a dummy)
+/// folded into the atom they are bound to as carried H. `None` when there
+/// is none.
+fn fold_hydrogens(mol: &Molecule) -> Option<Molecule> {
+    let n = mol.atoms.len();
+    let mut degree = vec![0u32; n];
+    for b in &mol.bonds {
+        degree[b.a as usize] += 1;
+        degree[b.b as usize] += 1;
+    }
+    let plain = |i: usize| {
+        let a = &mol.atoms[i];
+        a.z == chem::elements::H
+            && a.isotope == 0
+            && a.charge == 0
+            && a.radical_electrons == 0
+            && a.attached_h == 0
+            && degree[i] == 1
+    };
+    // An H that is the only substituent on its side of a double bond
+    // (`[H]/N=C`) can carry its stereo: RDKit keeps it, and so do we.
+    let mut double = vec![false; n];
+    for b in &mol.bonds {
+        if b.order == BondOrder::Double {
+            double[b.a as usize] = true;
+            double[b.b as usize] = true;
+        }
+    }
+    let mut fold = vec![false; n];
+    for b in &mol.bonds {
+        for (h, heavy) in [(b.a as usize, b.b as usize), (b.b as usize, b.a as usize)] {
+            let other = &mol.atoms[heavy];
+            if plain(h)
+                && b.order == BondOrder::Single
+                && b.stereo == BondStereo::None
+                && other.z != chem::elements::H
+                && other.z != chem::elements::DUMMY
+                && !(double[heavy] && degree[heavy] == 2)
+            {
+                fold[h] = true;
+            }
+        }
+    }
+    if !fold.iter().any(|&f| f) {
+        return None;
+    }
+    let mut index = vec![u32::MAX; n];
+    let mut out = Molecule::with_capacity(n, mol.bonds.len());
+    for (i, a) in mol.atoms.iter().enumerate() {
+        if !fold[i] {
+            index[i] = out.atoms.len() as u32;
+            out.atoms.push(*a);
+        }
+    }
+    for b in &mol.bonds {
+        let (a, c) = (b.a as usize, b.b as usize);
+        let (kept, h) = match (fold[a], fold[c]) {
+            (false, false) => {
+                let mut nb = *b;
+                nb.a = index[a];
+                nb.b = index[c];
+                out.bonds.push(nb);
+                continue;
+            }
+            (true, false) => (c, a),
+            (false, true) => (a, c),
+            (true, true) => return None, // H2: nothing to fold into
+        };
+        let _ = h;
+        let atom = &mut out.atoms[index[kept] as usize];
+        // The bond's valence moves into the carried H: same H count.
+        atom.bond_order_x2 = atom.bond_order_x2.saturating_sub(2);
+        atom.attached_h = atom.attached_h.checked_add(1)?;
+    }
+    Some(out)
+}
+
+fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
     let n = mol.atoms.len();
     let mut b = MoleculeBuilder::with_capacity(n, mol.bonds.len());
     // Atoms on an aromatic bond are aromatic (MDL bond type 4).
@@ -66,6 +166,10 @@ pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, Ide
                     "query bond (any order): no SMILES bond".into(),
                 ))
             }
+            // Given back as the single bond the file wrote: chematic's
+            // sanitization makes it dative again, as RDKit's does, and
+            // writes it `->` (the donor's H count is already fixed).
+            (BondOrder::Dative, _) => COrder::Single,
             (BondOrder::Zero, _) => {
                 return Err(IdentityError::Unsupported(
                     "zero-order (coordination or hydrogen) bond".into(),
@@ -90,6 +194,7 @@ pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, Ide
     };
     // RDKit: a conformer with any z off zero is 3D; its wedges are ignored.
     if coords.iter().any(|c| c[2].abs() > 1e-4) {
+        stereo_beyond_the_port_3d(mol)?;
         unwedge(&mut out, &wedged);
         chirality_from_3d(&mut out, &coords);
         let xyz: Vec<(f64, f64, f64)> = coords.iter().map(|c| (c[0], c[1], c[2])).collect();
@@ -103,6 +208,7 @@ pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, Ide
             out.set_bond_order(b, COrder::Double);
         }
     } else {
+        stereo_beyond_the_port_2d(mol)?;
         let xy: Vec<(f64, f64)> = coords.iter().map(|c| (c[0], c[1])).collect();
         chematic_perception::apply_ctab_local_parity_from_wedges_with_diagnostics(&mut out, &xy);
         // RDKit clears the wedges once atom stereo is perceived, then
@@ -111,6 +217,71 @@ pub(super) fn to_chematic(mol: &Molecule) -> Result<chematic_core::Molecule, Ide
         chematic_perception::apply_ez_directions_from_2d_ex(&mut out, &xy, &either_double);
     }
     Ok(out)
+}
+
+/// Stereo RDKit perceives from 3D coordinates that this perception does
+/// not reproduce (found by tools/rdkit-diff on generated conformers): an
+/// `identity_error` rather than a different string.
+/// - a metal with three or more neighbours: RDKit gives it non-tetrahedral
+///   stereo (`@TB`, `@SP`, `@OH`) from the coordinates;
+/// - a neutral three-coordinate P or As without H (phosphites,
+///   phosphines): RDKit's verdict on its chirality differs.
+fn stereo_beyond_the_port_3d(mol: &Molecule) -> Result<(), IdentityError> {
+    let mut degree = vec![0u32; mol.atoms.len()];
+    let mut all_single = vec![true; mol.atoms.len()];
+    for b in &mol.bonds {
+        for i in [b.a as usize, b.b as usize] {
+            degree[i] += 1;
+            all_single[i] &= matches!(b.order, BondOrder::Single | BondOrder::Dative);
+        }
+    }
+    for (i, a) in mol.atoms.iter().enumerate() {
+        let h = a.attached_h as u32 + implicit_h(a);
+        if chem::cleanup::is_metal(a.z) && degree[i] + h >= 3 {
+            return Err(IdentityError::Unsupported(format!(
+                "stereo at a metal centre from 3D coordinates ({} with {} neighbours: \
+                 RDKit assigns non-tetrahedral stereo)",
+                chem::elements::symbol(a.z),
+                degree[i] + h
+            )));
+        }
+        if matches!(a.z, 15 | 33) && a.charge == 0 && degree[i] == 3 && h == 0 && all_single[i] {
+            return Err(IdentityError::Unsupported(format!(
+                "chirality of a three-coordinate {} from 3D coordinates",
+                chem::elements::symbol(a.z)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// As [`stereo_beyond_the_port_3d`] for 2D drawings: a wedge or hash that
+/// starts at an atom other than C or N (S, P, B, Si, metals: RDKit's
+/// perception there is not reproduced; a sulfoximine S and a phosphite P
+/// lost their chirality).
+fn stereo_beyond_the_port_2d(mol: &Molecule) -> Result<(), IdentityError> {
+    for b in &mol.bonds {
+        if matches!(b.stereo, BondStereo::Wedge | BondStereo::Hash) && b.order == BondOrder::Single
+        {
+            let z = mol.atoms[b.a as usize].z;
+            // N (amines in rings, N+) agreed on every generated case.
+            if !matches!(z, 1 | 6 | 7) {
+                return Err(IdentityError::Unsupported(format!(
+                    "chirality from wedges at {}: not perceived as RDKit does",
+                    chem::elements::symbol(z)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn implicit_h(a: &chem::Atom) -> u32 {
+    match a.implicit_h {
+        HydrogenRule::AsWritten => 0,
+        HydrogenRule::MdlValence => chem::mdl_implicit_h(a),
+        HydrogenRule::SmilesOrganic => chem::smiles_implicit_h(a, a.aromatic),
+    }
 }
 
 fn unwedge(mol: &mut chematic_core::Molecule, wedged: &[BondIdx]) {

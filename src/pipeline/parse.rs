@@ -119,7 +119,7 @@ pub fn process(
     let bytes = chunk.record(span);
     let format = file.format;
     let parsed = std::panic::catch_unwind(|| format.parse(bytes, span.text_line));
-    let parsed = match parsed {
+    let mut parsed = match parsed {
         Ok(Ok(Some(p))) => p,
         Ok(Ok(None)) => return Outcome::Skipped,
         Ok(Err(e)) => return reject(e),
@@ -136,13 +136,37 @@ pub fn process(
     // RDKit refuses impossible valences where it reads these formats (its
     // PDB reader takes CONECT bonds as written; PDBQT it does not read).
     if matches!(format, Format::Sdf | Format::Smiles | Format::Mol2) {
-        if let Err(why) = chem::valence::check(&parsed.mol) {
-            return reject(ParseError::new(span.line, why));
+        // MOL2: RDKit's charges from the Tripos types, and its verdict.
+        let rdkit_read = if format == Format::Mol2 {
+            match crate::formats::mol2::rdkit_charges(bytes, &mut parsed.mol) {
+                Some(Err(why)) => return reject(ParseError::new(span.line, why)),
+                Some(Ok(())) => true,
+                None => false,
+            }
+        } else {
+            false
+        };
+        // RDKit's cleanUp and cleanUpOrganometallics come before its check.
+        chem::cleanup::clean_up(&mut parsed.mol);
+        if !rdkit_read {
+            if let Err(why) = chem::valence::check(&parsed.mol) {
+                return reject(ParseError::new(span.line, why));
+            }
         }
     }
     let props = chem::properties(&parsed.mol);
     // Canonicalisation runs here, in the parallel stage, per record.
     let id = identify(identity, format, bytes, &parsed);
+    // A SMILES that RDKit's sanitization refuses (an aromatic system it
+    // cannot kekulize) is refused here too, when the identity is computed.
+    if format == Format::Smiles {
+        if let Some(why) = id.rdkit_refusal() {
+            return reject(ParseError::new(
+                span.line,
+                format!("RDKit refuses the molecule: {why}"),
+            ));
+        }
+    }
     let mut record = Record {
         index: span.index,
         line: span.line,
