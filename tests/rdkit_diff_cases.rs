@@ -14,6 +14,8 @@
 //!   the SMILES must be RDKit's exactly.
 //! - `cleanup_and_metals.{smi,sdf}`: RDKit's cleanUp (halogen oxides with
 //!   double bonds, `n(=O)`, azide) and bonds to metals made dative.
+//! - `mdl_coordination_bonds.sdf`: MDL bond type 9, which RDKit reads as a
+//!   dative bond counting at its second atom only (`B<-NC` is CH7BN).
 //! - `tripos_charges.mol2`: carboxylates of `O.co2` written with two double
 //!   or two aromatic bonds, `N.4`, guanidinium `C.cat`, a phosphate.
 //! - `guarded_stereo.sdf`: stereo RDKit perceives that is not reproduced,
