@@ -192,6 +192,7 @@ fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
         unwedge(&mut out, &wedged);
         return Ok(out);
     };
+    double_bond_between_tautomer_twins(mol)?;
     // RDKit: a conformer with any z off zero is 3D; its wedges are ignored.
     if coords.iter().any(|c| c[2].abs() > 1e-4) {
         stereo_beyond_the_port_3d(mol)?;
@@ -250,6 +251,119 @@ fn stereo_beyond_the_port_3d(mol: &Molecule) -> Result<(), IdentityError> {
                 "chirality of a three-coordinate {} from 3D coordinates",
                 chem::elements::symbol(a.z)
             )));
+        }
+    }
+    Ok(())
+}
+
+/// A double bond one of whose ends holds two substituents that are the
+/// same graph but for bond orders and hydrogens (`C=C(O)/C(=C/C)C(C)=O`:
+/// an enol and an acetyl): the perception from coordinates takes them for
+/// equivalent and drops the E/Z that RDKit gives (tools/rdkit-diff), so
+/// no string. Refined atom classes, 8 rounds, with and without orders.
+fn double_bond_between_tautomer_twins(mol: &Molecule) -> Result<(), IdentityError> {
+    if !mol.bonds.iter().any(|b| b.order == BondOrder::Double) {
+        return Ok(());
+    }
+    use std::hash::{Hash, Hasher};
+    let n = mol.atoms.len();
+    let mut nbrs: Vec<Vec<(usize, u8)>> = vec![Vec::new(); n];
+    for b in &mol.bonds {
+        let o = b.order as u8;
+        nbrs[b.a as usize].push((b.b as usize, o));
+        nbrs[b.b as usize].push((b.a as usize, o));
+    }
+    let heavy = |i: usize| mol.atoms[i].z != chem::elements::H;
+    let classes = |with_orders: bool| -> Vec<u64> {
+        let hash = |x: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            x(&mut h);
+            h.finish()
+        };
+        let mut c: Vec<u64> = (0..n)
+            .map(|i| {
+                let a = &mol.atoms[i];
+                let deg = nbrs[i].iter().filter(|&&(j, _)| heavy(j)).count();
+                hash(&|h| {
+                    (a.z, deg).hash(h);
+                    if with_orders {
+                        (a.charge, a.isotope, a.attached_h as u32 + implicit_h(a)).hash(h);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..8 {
+            let next: Vec<u64> = (0..n)
+                .map(|i| {
+                    let mut around: Vec<(u64, u8)> = nbrs[i]
+                        .iter()
+                        .filter(|&&(j, _)| heavy(j))
+                        .map(|&(j, o)| (c[j], if with_orders { o } else { 0 }))
+                        .collect();
+                    around.sort_unstable();
+                    hash(&|h| (c[i], &around).hash(h))
+                })
+                .collect();
+            c = next;
+        }
+        c
+    };
+    let subs = |end: usize, other: usize| -> Vec<usize> {
+        nbrs[end]
+            .iter()
+            .map(|&(j, _)| j)
+            .filter(|&j| j != other && heavy(j))
+            .collect()
+    };
+    // A path from `a` to `b` other than their bond: the bond is in a ring.
+    let in_ring = |a: usize, b: usize| {
+        let mut seen = vec![false; n];
+        let mut stack = vec![a];
+        seen[a] = true;
+        while let Some(i) = stack.pop() {
+            for &(j, _) in &nbrs[i] {
+                if (i == a && j == b) || seen[j] {
+                    continue;
+                }
+                if j == b {
+                    return true;
+                }
+                seen[j] = true;
+                stack.push(j);
+            }
+        }
+        false
+    };
+    let mut classes_of = None;
+    for b in mol.bonds.iter().filter(|b| b.order == BondOrder::Double) {
+        let (a, c) = (b.a as usize, b.b as usize);
+        // Only a double bond that can carry E/Z: substituents at both ends,
+        // not in a ring.
+        if b.stereo == BondStereo::CisTransEither
+            || subs(a, c).is_empty()
+            || subs(c, a).is_empty()
+            || in_ring(a, c)
+        {
+            continue;
+        }
+        for (end, other) in [(a, c), (c, a)] {
+            if let [x, y] = subs(end, other)[..] {
+                let (plain, full) =
+                    classes_of.get_or_insert_with(|| (classes(false), classes(true)));
+                // No E/Z at all when the other end's two are the same.
+                if let [u, v] = subs(other, end)[..] {
+                    if full[u] == full[v] {
+                        continue;
+                    }
+                }
+                if plain[x] == plain[y] && full[x] != full[y] {
+                    return Err(IdentityError::Unsupported(
+                        "double-bond stereo between substituents that differ only in bond \
+                         orders (not perceived as RDKit does)"
+                            .into(),
+                    ));
+                }
+            }
         }
     }
     Ok(())
