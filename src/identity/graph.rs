@@ -363,6 +363,32 @@ fn double_bond_between_tautomer_twins(mol: &Molecule) -> Result<(), IdentityErro
                             .into(),
                     ));
                 }
+                // Two ring branches of the same constitution, told apart by
+                // RDKit through the stereocentres they hold (a hydrazone of
+                // an inositol-like ring): not here.
+                if full[x] == full[y] && in_ring(end, x) && in_ring(end, y) {
+                    let stereocentre = (0..n).any(|i| {
+                        let mut around: Vec<u64> = nbrs[i]
+                            .iter()
+                            .filter(|&&(j, _)| heavy(j))
+                            .map(|&(j, _)| full[j])
+                            .collect();
+                        let k = around.len();
+                        let h = mol.atoms[i].attached_h as usize
+                            + implicit_h(&mol.atoms[i]) as usize
+                            + (nbrs[i].len() - k);
+                        around.sort_unstable();
+                        around.dedup();
+                        h <= 1 && k + h == 4 && around.len() == k
+                    });
+                    if stereocentre {
+                        return Err(IdentityError::Unsupported(
+                            "double-bond stereo between ring branches that differ only in \
+                             their stereocentres (not perceived as RDKit does)"
+                                .into(),
+                        ));
+                    }
+                }
             }
         }
     }
