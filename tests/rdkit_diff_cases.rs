@@ -21,6 +21,10 @@
 //! - `guarded_stereo.sdf`: stereo RDKit perceives that is not reproduced,
 //!   so an `identity_error` (metal centres in 3D, a three-coordinate P in
 //!   3D, wedges at S and P in 2D): these gave different strings before.
+//! - `heteroatom_centres.sdf`: P, S, As, Se, Si, B⁻, N⁺ centres in 2D
+//!   (wedges) and 3D: RDKit's string, or an `identity_error` where the
+//!   perception parts ways with RDKit's (three-coordinate P, sulfimide S,
+//!   As, Se).
 //! - `element_from_atom_name.pdb`: no element columns; the element from the
 //!   atom name as RDKit reads it (`CL  ` chlorine, ` NA ` nitrogen, `Cl  `
 //!   refused, ` Q` pseudo atoms left out).

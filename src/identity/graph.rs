@@ -396,21 +396,53 @@ fn double_bond_between_tautomer_twins(mol: &Molecule) -> Result<(), IdentityErro
 }
 
 /// As [`stereo_beyond_the_port_3d`] for 2D drawings: a wedge or hash that
-/// starts at an atom other than C or N (S, P, B, Si, metals: RDKit's
-/// perception there is not reproduced; a sulfoximine S and a phosphite P
-/// lost their chirality).
+/// starts where this perception and RDKit's part ways (generated cases of
+/// tools/rdkit-diff): at a three-coordinate P (phosphines, phosphites: the
+/// chirality is lost), at an S of degree 3 whose double bonds go to no O
+/// (sulfimides: lost), or at any element but H, B, C, N, Si, P, S (As, Se
+/// got a chirality RDKit does not give; metals). Sulfoxides, sulfonium,
+/// sulfoximines, P(=O), Si and B⁻ centres agree and keep their SMILES.
 fn stereo_beyond_the_port_2d(mol: &Molecule) -> Result<(), IdentityError> {
     for b in &mol.bonds {
-        if matches!(b.stereo, BondStereo::Wedge | BondStereo::Hash) && b.order == BondOrder::Single
+        if !(matches!(b.stereo, BondStereo::Wedge | BondStereo::Hash)
+            && b.order == BondOrder::Single)
         {
-            let z = mol.atoms[b.a as usize].z;
-            // N (amines in rings, N+) agreed on every generated case.
-            if !matches!(z, 1 | 6 | 7) {
-                return Err(IdentityError::Unsupported(format!(
-                    "chirality from wedges at {}: not perceived as RDKit does",
-                    chem::elements::symbol(z)
-                )));
+            continue;
+        }
+        let centre = b.a as usize;
+        let z = mol.atoms[centre].z;
+        let around: Vec<(BondOrder, u8)> = mol
+            .bonds
+            .iter()
+            .filter_map(|x| {
+                let other = if x.a as usize == centre {
+                    x.b
+                } else if x.b as usize == centre {
+                    x.a
+                } else {
+                    return None;
+                };
+                Some((x.order, mol.atoms[other as usize].z))
+            })
+            .collect();
+        let unsupported = match z {
+            1 | 5 | 6 | 7 | 14 => false,
+            15 => around.len() == 3,
+            16 => {
+                let doubles: Vec<u8> = around
+                    .iter()
+                    .filter(|(o, _)| *o == BondOrder::Double)
+                    .map(|&(_, nz)| nz)
+                    .collect();
+                around.len() == 3 && !doubles.is_empty() && !doubles.contains(&8)
             }
+            _ => true,
+        };
+        if unsupported {
+            return Err(IdentityError::Unsupported(format!(
+                "chirality from wedges at {}: not perceived as RDKit does",
+                chem::elements::symbol(z)
+            )));
         }
     }
     Ok(())
