@@ -105,9 +105,10 @@ pub enum BondOrder {
     /// Coordination, hydrogen or "not connected" bonds (MDL 9 and 10, MOL2
     /// `nc`): recorded, but no valence.
     Zero,
-    /// A bond from a ligand atom (`a`) to a metal (`b`) that RDKit's
-    /// `cleanUpOrganometallics` made dative ([`cleanup`]): it counts at the
-    /// metal only. Readers never make one.
+    /// A dative bond from its donor (`a`) to its acceptor (`b`): an MDL
+    /// coordination bond (type 9, as RDKit reads it), or a bond to a metal
+    /// that RDKit's `cleanUpOrganometallics` made dative ([`cleanup`]). It
+    /// counts at the acceptor only.
     Dative,
 }
 

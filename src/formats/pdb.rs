@@ -1,14 +1,16 @@
 //! PDB and PDBQT readers: one molecule per MODEL (a file without MODEL lines
 //! is one), ATOM and HETATM records, atoms as written (no hydrogens added).
 //!
-//! - PDB: element from columns 77-78 when they hold an element symbol (and
-//!   columns 79-80 a charge or blanks); otherwise — blank, or a legacy ID code
-//!   and line number in columns 73-80 (`9XYZ 105`) — from the atom name
-//!   (columns 13-16): a name written in mixed case (` Cl `, `Br1`) or equal
-//!   to its residue (ion residues: `CL`, `NA`, ` CA ` in `CA`) is that
-//!   element; else the PDB column rule: a two-letter element starts in
-//!   column 13, so ` CA ` is carbon and `CA  ` calcium. Formal charge from
-//!   columns 79-80. Only altlocs blank, `A` or `1` are kept.
+//! - PDB: element and charge exactly as RDKit's `PDBAtomLine` reads them
+//!   ([`pdb_atom`]): columns 77-78 when column 77 is an uppercase letter (or
+//!   77 blank and 78 uppercase), else the atom name (columns 13-16) by the
+//!   PDB column rule — a two-letter element starts in column 13, so ` CA `
+//!   is carbon, `CA  ` calcium, `CL  ` chlorine, ` Cl ` chlorine; the
+//!   residue name plays no part, and a name RDKit reads no element from
+//!   (`Cl  `, `C1  `) refuses the record as RDKit refuses it. Formal charge
+//!   from columns 79-80 by RDKit's rule. Only altlocs blank, `A` or `1` are
+//!   kept; pseudo atoms RDKit leaves out (` Q…`, `DUM`, XPLOR 9999.000) are
+//!   left out.
 //!
 //! A tab in an ATOM/HETATM record rejects it: its columns cannot be known.
 //! - PDBQT: element from the AutoDock type (columns 78-79): `A`→C, `OA`→O,

@@ -351,7 +351,10 @@ fn add_bond(
         3 => BondOrder::Triple,
         4 => BondOrder::Aromatic,
         5..=8 => BondOrder::Any,
-        9 | 10 => BondOrder::Zero,
+        // RDKit reads a coordination bond as dative from the first atom to
+        // the second: it counts at the acceptor only (`B<-NC` is CH7BN).
+        9 => BondOrder::Dative,
+        10 => BondOrder::Zero,
         t => return Err(ParseError::new(no, format!("unknown bond type {t}"))),
     };
     let (a, b) = (atom_index(out, a, no)?, atom_index(out, b, no)?);
@@ -360,6 +363,17 @@ fn add_bond(
         // such an atom takes only its first valence.
         out.mol.atoms[a].aromatic = true;
         out.mol.atoms[b].aromatic = true;
+    }
+    if order == BondOrder::Dative {
+        out.mol
+            .add_bond_counting(a, b, order, stereo, 0)
+            .map_err(|e| bond_error(no, e))?;
+        let acceptor = &mut out.mol.atoms[b];
+        acceptor.bond_order_x2 = acceptor
+            .bond_order_x2
+            .checked_add(BondOrder::Dative.valence_x2())
+            .ok_or_else(|| bond_error(no, crate::chem::BondError::TooManyBonds(b)))?;
+        return Ok(());
     }
     out.mol
         .add_bond(a, b, order, stereo)

@@ -192,6 +192,7 @@ fn build(mol: &Molecule) -> Result<chematic_core::Molecule, IdentityError> {
         unwedge(&mut out, &wedged);
         return Ok(out);
     };
+    double_bond_between_tautomer_twins(mol)?;
     // RDKit: a conformer with any z off zero is 3D; its wedges are ignored.
     if coords.iter().any(|c| c[2].abs() > 1e-4) {
         stereo_beyond_the_port_3d(mol)?;
@@ -255,22 +256,193 @@ fn stereo_beyond_the_port_3d(mol: &Molecule) -> Result<(), IdentityError> {
     Ok(())
 }
 
+/// A double bond one of whose ends holds two substituents that are the
+/// same graph but for bond orders and hydrogens (`C=C(O)/C(=C/C)C(C)=O`:
+/// an enol and an acetyl): the perception from coordinates takes them for
+/// equivalent and drops the E/Z that RDKit gives (tools/rdkit-diff), so
+/// no string. Refined atom classes, 8 rounds, with and without orders.
+fn double_bond_between_tautomer_twins(mol: &Molecule) -> Result<(), IdentityError> {
+    if !mol.bonds.iter().any(|b| b.order == BondOrder::Double) {
+        return Ok(());
+    }
+    use std::hash::{Hash, Hasher};
+    let n = mol.atoms.len();
+    let mut nbrs: Vec<Vec<(usize, u8)>> = vec![Vec::new(); n];
+    for b in &mol.bonds {
+        let o = b.order as u8;
+        nbrs[b.a as usize].push((b.b as usize, o));
+        nbrs[b.b as usize].push((b.a as usize, o));
+    }
+    let heavy = |i: usize| mol.atoms[i].z != chem::elements::H;
+    let classes = |with_orders: bool| -> Vec<u64> {
+        let hash = |x: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            x(&mut h);
+            h.finish()
+        };
+        let mut c: Vec<u64> = (0..n)
+            .map(|i| {
+                let a = &mol.atoms[i];
+                let deg = nbrs[i].iter().filter(|&&(j, _)| heavy(j)).count();
+                hash(&|h| {
+                    (a.z, deg).hash(h);
+                    if with_orders {
+                        (a.charge, a.isotope, a.attached_h as u32 + implicit_h(a)).hash(h);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..8 {
+            let next: Vec<u64> = (0..n)
+                .map(|i| {
+                    let mut around: Vec<(u64, u8)> = nbrs[i]
+                        .iter()
+                        .filter(|&&(j, _)| heavy(j))
+                        .map(|&(j, o)| (c[j], if with_orders { o } else { 0 }))
+                        .collect();
+                    around.sort_unstable();
+                    hash(&|h| (c[i], &around).hash(h))
+                })
+                .collect();
+            c = next;
+        }
+        c
+    };
+    let subs = |end: usize, other: usize| -> Vec<usize> {
+        nbrs[end]
+            .iter()
+            .map(|&(j, _)| j)
+            .filter(|&j| j != other && heavy(j))
+            .collect()
+    };
+    // A path from `a` to `b` other than their bond: the bond is in a ring.
+    let in_ring = |a: usize, b: usize| {
+        let mut seen = vec![false; n];
+        let mut stack = vec![a];
+        seen[a] = true;
+        while let Some(i) = stack.pop() {
+            for &(j, _) in &nbrs[i] {
+                if (i == a && j == b) || seen[j] {
+                    continue;
+                }
+                if j == b {
+                    return true;
+                }
+                seen[j] = true;
+                stack.push(j);
+            }
+        }
+        false
+    };
+    let mut classes_of = None;
+    for b in mol.bonds.iter().filter(|b| b.order == BondOrder::Double) {
+        let (a, c) = (b.a as usize, b.b as usize);
+        // Only a double bond that can carry E/Z: substituents at both ends,
+        // not in a ring.
+        if b.stereo == BondStereo::CisTransEither
+            || subs(a, c).is_empty()
+            || subs(c, a).is_empty()
+            || in_ring(a, c)
+        {
+            continue;
+        }
+        for (end, other) in [(a, c), (c, a)] {
+            if let [x, y] = subs(end, other)[..] {
+                let (plain, full) =
+                    classes_of.get_or_insert_with(|| (classes(false), classes(true)));
+                // No E/Z at all when the other end's two are the same.
+                if let [u, v] = subs(other, end)[..] {
+                    if full[u] == full[v] {
+                        continue;
+                    }
+                }
+                if plain[x] == plain[y] && full[x] != full[y] {
+                    return Err(IdentityError::Unsupported(
+                        "double-bond stereo between substituents that differ only in bond \
+                         orders (not perceived as RDKit does)"
+                            .into(),
+                    ));
+                }
+                // Two ring branches of the same constitution, told apart by
+                // RDKit through the stereocentres they hold (a hydrazone of
+                // an inositol-like ring): not here.
+                if full[x] == full[y] && in_ring(end, x) && in_ring(end, y) {
+                    let stereocentre = (0..n).any(|i| {
+                        let mut around: Vec<u64> = nbrs[i]
+                            .iter()
+                            .filter(|&&(j, _)| heavy(j))
+                            .map(|&(j, _)| full[j])
+                            .collect();
+                        let k = around.len();
+                        let h = mol.atoms[i].attached_h as usize
+                            + implicit_h(&mol.atoms[i]) as usize
+                            + (nbrs[i].len() - k);
+                        around.sort_unstable();
+                        around.dedup();
+                        h <= 1 && k + h == 4 && around.len() == k
+                    });
+                    if stereocentre {
+                        return Err(IdentityError::Unsupported(
+                            "double-bond stereo between ring branches that differ only in \
+                             their stereocentres (not perceived as RDKit does)"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// As [`stereo_beyond_the_port_3d`] for 2D drawings: a wedge or hash that
-/// starts at an atom other than C or N (S, P, B, Si, metals: RDKit's
-/// perception there is not reproduced; a sulfoximine S and a phosphite P
-/// lost their chirality).
+/// starts where this perception and RDKit's part ways (generated cases of
+/// tools/rdkit-diff): at a three-coordinate P (phosphines, phosphites: the
+/// chirality is lost), at an S of degree 3 whose double bonds go to no O
+/// (sulfimides: lost), or at any element but H, B, C, N, Si, P, S (As, Se
+/// got a chirality RDKit does not give; metals). Sulfoxides, sulfonium,
+/// sulfoximines, P(=O), Si and B⁻ centres agree and keep their SMILES.
 fn stereo_beyond_the_port_2d(mol: &Molecule) -> Result<(), IdentityError> {
     for b in &mol.bonds {
-        if matches!(b.stereo, BondStereo::Wedge | BondStereo::Hash) && b.order == BondOrder::Single
+        if !(matches!(b.stereo, BondStereo::Wedge | BondStereo::Hash)
+            && b.order == BondOrder::Single)
         {
-            let z = mol.atoms[b.a as usize].z;
-            // N (amines in rings, N+) agreed on every generated case.
-            if !matches!(z, 1 | 6 | 7) {
-                return Err(IdentityError::Unsupported(format!(
-                    "chirality from wedges at {}: not perceived as RDKit does",
-                    chem::elements::symbol(z)
-                )));
+            continue;
+        }
+        let centre = b.a as usize;
+        let z = mol.atoms[centre].z;
+        let around: Vec<(BondOrder, u8)> = mol
+            .bonds
+            .iter()
+            .filter_map(|x| {
+                let other = if x.a as usize == centre {
+                    x.b
+                } else if x.b as usize == centre {
+                    x.a
+                } else {
+                    return None;
+                };
+                Some((x.order, mol.atoms[other as usize].z))
+            })
+            .collect();
+        let unsupported = match z {
+            1 | 5 | 6 | 7 | 14 => false,
+            15 => around.len() == 3,
+            16 => {
+                let doubles: Vec<u8> = around
+                    .iter()
+                    .filter(|(o, _)| *o == BondOrder::Double)
+                    .map(|&(_, nz)| nz)
+                    .collect();
+                around.len() == 3 && !doubles.is_empty() && !doubles.contains(&8)
             }
+            _ => true,
+        };
+        if unsupported {
+            return Err(IdentityError::Unsupported(format!(
+                "chirality from wedges at {}: not perceived as RDKit does",
+                chem::elements::symbol(z)
+            )));
         }
     }
     Ok(())

@@ -184,8 +184,8 @@ pub fn canonical_smiles(
         .any(|b| b.order == crate::chem::BondOrder::Dative)
     {
         return Err(IdentityError::Unsupported(
-            "organometallic: dative bonds (RDKit's cleanUpOrganometallics writes `->`, \
-             outside the smiles_string domain)"
+            "organometallic: dative bonds (from RDKit's cleanUpOrganometallics or MDL \
+             coordination bonds; RDKit writes `->`, outside the smiles_string domain)"
                 .into(),
         ));
     }
