@@ -9,7 +9,9 @@
 //! - `BENCH_CORPUS`: a directory of molecule files to bench instead of the
 //!   built corpora (parse, load, floor, re-run on it only).
 //! - `BENCH_SIZES`: molecule counts for the scaling table (default
-//!   50000,200000,1000000); `BENCH_BIG=0` skips the 2 GB single-file scan.
+//!   50000,200000,1000000); `BENCH_BIG=0` skips the 2 GB single-file scan;
+//!   `BENCH_SHAPES=0` skips the shapes (a large file after a tiny first
+//!   load, 20,000 one-record files).
 //!
 //! The corpora are built under target/bench-corpus from benches/data (50,000
 //! MOSES molecules) by repeating the files with new titles, so every record is
@@ -159,6 +161,9 @@ fn main() -> Result<()> {
         first.peak_mb,
         first.summary["busy_seconds"]
     );
+    if std::env::var("BENCH_SHAPES").map_or(true, |v| v != "0") {
+        shapes(&rt, &server, &work, &db)?;
+    }
     db.drop_db(&rt)?;
     println!();
 
@@ -236,6 +241,62 @@ fn main() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Shapes that once had cliffs: a large file after a tiny first load
+/// (the partition analysed at one row), and many one-record files.
+fn shapes(rt: &tokio::runtime::Runtime, server: &str, work: &Path, big_org: &Bench) -> Result<()> {
+    let dir = work.join("shapes");
+    std::fs::create_dir_all(&dir)?;
+    let smiles = |k: usize| {
+        format!(
+            "{}O{}\tm{k}\n",
+            "C".repeat(k / 200 + 1),
+            "C".repeat(k % 200 + 1)
+        )
+    };
+    let big = dir.join("60k.smi");
+    std::fs::write(&big, (0..60_000).map(smiles).collect::<String>())?;
+    let one = dir.join("one.smi");
+    std::fs::write(&one, "CCO\tethanol\n")?;
+    let staging = ["--no-bulk", "--identity", "off"];
+    println!("## Shapes");
+    println!();
+    println!("| what | seconds | molecules or files/s | ratio |");
+    println!("|---|---|---|---|");
+    let into_big = big_org.load_with(&big, &staging)?;
+    let tiny = Bench::create(rt, server, "tiny")?;
+    tiny.load_with(&one, &staging)?;
+    let after_tiny = tiny.load_with(&big, &staging)?;
+    tiny.drop_db(rt)?;
+    let (a, b) = (into_big.wall.as_secs_f64(), after_tiny.wall.as_secs_f64());
+    println!("| 60,000 SMILES into the 200,000-molecule organization (staging, identity off) | {a:.2} | {:.0} | — |", 60_000.0 / a);
+    println!(
+        "| the same file after a one-record first load (goal ≤ 1.5×) | {b:.2} | {:.0} | {:.2}× |",
+        60_000.0 / b,
+        b / a
+    );
+    let files = dir.join("files");
+    if !files.exists() {
+        std::fs::create_dir_all(&files)?;
+        for k in 0..20_000 {
+            std::fs::write(files.join(format!("f{k:05}.smi")), smiles(k))?;
+        }
+    }
+    let bulk = Bench::create(rt, server, "files_bulk")?;
+    let on_bulk = bulk.load_with(&files, &["--identity", "off"])?;
+    bulk.drop_db(rt)?;
+    let stage = Bench::create(rt, server, "files_staging")?;
+    let on_staging = stage.load_with(&files, &staging)?;
+    stage.drop_db(rt)?;
+    let (a, b) = (on_staging.wall.as_secs_f64(), on_bulk.wall.as_secs_f64());
+    println!("| first load of 20,000 one-record files, staging path (`--no-bulk`) | {a:.2} | {:.0} files/s | — |", 20_000.0 / a);
+    println!(
+        "| the same on the bulk path, {} (goal ≤ 1.2×, ≥ 5,000 files/s) | {b:.2} | {:.0} files/s | {:.2}× |",
+        on_bulk.summary["path"], 20_000.0 / b, b / a
+    );
+    println!();
     Ok(())
 }
 

@@ -124,8 +124,11 @@ pub async fn file_ids(
     let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
     let mut tx = super::tenant(&mut *conn, org).await?;
     let rows: Vec<(Vec<u8>, Uuid)> = sqlx::query_as(
-        "SELECT content_hash, id FROM molecule_files
-         WHERE organization_id = $1 AND content_hash = ANY($2)",
+        // A join on the array (each hash one index probe): `= ANY($2)`
+        // planned generically tested every file of every organization
+        // against the whole array (0.2-0.6 s for 2,000 hashes).
+        "SELECT f.content_hash, f.id FROM unnest($2::bytea[]) AS h(hash)
+         JOIN molecule_files f ON f.organization_id = $1 AND f.content_hash = h.hash",
     )
     .bind(org)
     .bind(&wanted)

@@ -17,10 +17,11 @@ pub async fn present(pool: &PgPool, org: Uuid, hashes: &[[u8; 32]]) -> Result<Ha
     for chunk in hashes.chunks(10_000) {
         let list: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
         let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT content_hash FROM molecules WHERE organization_id = $1 AND content_hash = ANY($2)
+            "SELECT m.content_hash FROM unnest($2::bytea[]) AS h(hash)
+             JOIN molecules m ON m.organization_id = $1 AND m.content_hash = h.hash
              UNION
-             SELECT content_hash FROM molecule_occurrences
-             WHERE organization_id = $1 AND content_hash = ANY($2)",
+             SELECT o.content_hash FROM unnest($2::bytea[]) AS h(hash)
+             JOIN molecule_occurrences o ON o.organization_id = $1 AND o.content_hash = h.hash",
         )
         .bind(org)
         .bind(&list)

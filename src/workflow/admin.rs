@@ -250,8 +250,12 @@ pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
         let location = routing::location(database)?;
         db::orgs::require_admin(&pool, "org add").await?;
         let name = db::orgs::normalize_name(name)?;
-        if db::find_org(&pool, &name).await.is_ok() {
-            return Err(Error::OrganizationExists(name));
+        // Only "no such organization" means the name is free; any other
+        // error (the database down, a timeout) is an error.
+        match db::find_org(&pool, &name).await {
+            Ok(_) => return Err(Error::OrganizationExists(name)),
+            Err(Error::UnknownOrganization(_)) => {}
+            Err(e) => return Err(e.during("checking whether the name is taken")),
         }
         let target = routing::route(url, &location)?;
         let tenant_pool = connect_creating(&target).await?;

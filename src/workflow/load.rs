@@ -197,7 +197,18 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         run,
         log: &log,
     };
-    let ran = run_body(req, &ctx, choice, &stale, receptor_hash);
+    // A panic is a bug, but the run record must say the run ended.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_body(req, &ctx, choice, &stale, receptor_hash)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Pipeline(format!("internal error (a bug): {what}")))
+    });
     let ran = match ran {
         Ok(ran) => ran,
         Err(e) => {
