@@ -15,6 +15,7 @@ pub mod chem;
 pub mod db;
 pub mod decode;
 pub mod docking;
+pub mod embedded;
 pub mod error;
 pub mod exit;
 pub mod formats;

@@ -127,8 +127,13 @@ async fn attack(url: &str) -> Attacker {
                 .await;
         }
     }
+    // The advisory locks: one round now (so they are held before the
+    // victim starts), then every 100 ms.
+    let mut grabber = PgConnection::connect(url).await.unwrap();
+    let first = grab_round(&mut grabber).await;
+    assert!(first > 0, "the attacker computes organization keys");
     let stop = Arc::new(AtomicBool::new(false));
-    let advisory = tokio::spawn(grab_advisory_locks(url.to_owned(), stop.clone()));
+    let advisory = tokio::spawn(grab_advisory_locks(grabber, stop.clone()));
     Attacker {
         _locker: locker,
         _reader: reader,
@@ -141,33 +146,35 @@ async fn attack(url: &str) -> Attacker {
 /// Every 100 ms: take every advisory lock another session holds (as seen
 /// in pg_locks), and every key computable from the organization ids any
 /// login can read in pg_roles (the old organization-lock key space).
-async fn grab_advisory_locks(url: String, stop: Arc<AtomicBool>) -> usize {
-    let Ok(mut c) = PgConnection::connect(&url).await else {
-        return 0;
-    };
+async fn grab_advisory_locks(mut c: PgConnection, stop: Arc<AtomicBool>) -> usize {
     let mut held = 0;
     while !stop.load(Ordering::SeqCst) {
-        let taken: Option<i64> = sqlx::query_scalar(
-            "WITH seen AS (
-                 SELECT l.classid::bigint AS a, l.objid::bigint AS b, l.objsubid AS sub
-                 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.pid <> pg_backend_pid()
-                 UNION
-                 SELECT 1836016745,
-                        ('x' || substr(r.rolname, 21, 2) || substr(r.rolname, 19, 2)
-                             || substr(r.rolname, 17, 2) || substr(r.rolname, 15, 2))::bit(32)::int::bigint, 2
-                 FROM pg_roles r WHERE r.rolname ~ '^molingest_org_[0-9a-f]{32}$')
-             SELECT count(*) FILTER (WHERE CASE WHEN sub = 2
-                 THEN pg_try_advisory_lock(a::int, b::int) OR pg_try_advisory_lock_shared(a::int, b::int)
-                 ELSE pg_try_advisory_lock((a << 32) | b) OR pg_try_advisory_lock_shared((a << 32) | b) END)
-             FROM seen",
-        )
-        .fetch_one(&mut c)
-        .await
-        .ok();
-        held += taken.unwrap_or(0) as usize;
+        held += grab_round(&mut c).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     held
+}
+
+/// One round of [`grab_advisory_locks`]: how many it took.
+async fn grab_round(c: &mut PgConnection) -> usize {
+    let taken: Option<i64> = sqlx::query_scalar(
+        "WITH seen AS (
+             SELECT l.classid::bigint AS a, l.objid::bigint AS b, l.objsubid AS sub
+             FROM pg_locks l WHERE l.locktype = 'advisory' AND l.pid <> pg_backend_pid()
+             UNION
+             SELECT 1836018793,
+                    ('x' || substr(r.rolname, 21, 2) || substr(r.rolname, 19, 2)
+                         || substr(r.rolname, 17, 2) || substr(r.rolname, 15, 2))::bit(32)::int::bigint, 2
+             FROM pg_roles r WHERE r.rolname ~ '^molingest_org_[0-9a-f]{32}$')
+         SELECT count(*) FILTER (WHERE CASE WHEN sub = 2
+             THEN pg_try_advisory_lock(a::int, b::int) OR pg_try_advisory_lock_shared(a::int, b::int)
+             ELSE pg_try_advisory_lock((a << 32) | b) OR pg_try_advisory_lock_shared((a << 32) | b) END)
+         FROM seen",
+    )
+    .fetch_one(c)
+    .await
+    .ok();
+    taken.unwrap_or(0) as usize
 }
 
 async fn timed_molingest(url: &str, args: &[&str]) -> (std::process::Output, Duration) {

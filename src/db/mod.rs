@@ -10,7 +10,6 @@ pub mod bulk;
 pub mod connect;
 mod copy_format;
 pub mod docking;
-pub mod embedded;
 mod files;
 pub mod known;
 pub mod lifecycle;

@@ -2,7 +2,8 @@
 //! (starting the embedded one when none is named).
 
 use super::runtime;
-use crate::db::{self, connect, embedded::Embedded, routing, OrgRow};
+use crate::db::{self, connect, routing, OrgRow};
+use crate::embedded::Embedded;
 use crate::error::{Error, Result};
 use sqlx::PgPool;
 use std::path::PathBuf;
