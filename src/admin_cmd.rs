@@ -9,6 +9,14 @@ use molingest::workflow::admin::{self, Database};
 use molingest::workflow::{lifecycle, retention};
 
 pub fn migrate(database: &Database, direction: Direction, confirm: bool) -> anyhow::Result<Exit> {
+    if molingest::db::pooler::transaction_pooler() && direction != Direction::Status {
+        anyhow::bail!(
+            "`migrate` needs a direct connection to PostgreSQL, not one through a pooler in \
+             transaction mode: it holds sqlx's migration lock (a session advisory lock) across \
+             its transactions. Run it with the server's own address (or PgBouncer in session \
+             mode) and without --pooler / MOLINGEST_POOLER; loads then work through the pooler"
+        );
+    }
     let url = database.resolve(false)?;
     match direction {
         Direction::Up => {

@@ -34,7 +34,7 @@ pub async fn register_files(
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));
             hash.push(f.hash.unwrap_or_default().to_vec());
         }
-        sqlx::query(
+        crate::db::pooler::query(
             "INSERT INTO molecule_files
                  (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash, etag)
              SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
@@ -96,7 +96,7 @@ pub async fn mark_completed(
             rejected.push(end.rejected as i64);
             error.push(end.error.clone());
         }
-        sqlx::query(
+        crate::db::pooler::query(
             "UPDATE molecule_files f SET status = u.status::job_status, record_count = u.records,
                     rejected_count = u.rejected, error = u.error, completed_at = now()
              FROM UNNEST($2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::text[])
@@ -123,7 +123,7 @@ pub async fn file_ids(
 ) -> Result<Vec<([u8; 32], Uuid)>, Error> {
     let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
     let mut tx = super::tenant(&mut *conn, org).await?;
-    let rows: Vec<(Vec<u8>, Uuid)> = sqlx::query_as(
+    let rows: Vec<(Vec<u8>, Uuid)> = crate::db::pooler::query_as(
         "SELECT content_hash, id FROM molecule_files
          WHERE organization_id = $1 AND content_hash = ANY($2)",
     )
@@ -150,7 +150,7 @@ pub async fn save_progress(
     let records: Vec<i64> = reach.iter().map(|(_, p)| p.records as i64).collect();
     let offset: Vec<i64> = reach.iter().map(|(_, p)| p.offset as i64).collect();
     let line: Vec<i64> = reach.iter().map(|(_, p)| p.line as i64).collect();
-    sqlx::query(
+    crate::db::pooler::query(
         "UPDATE molecule_files f SET committed_records = u.records,
                 committed_offset = u.byte_offset, committed_line = u.line
          FROM UNNEST($2::bytea[], $3::int8[], $4::int8[], $5::int8[])

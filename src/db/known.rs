@@ -63,7 +63,7 @@ impl Known for KnownFiles {
 
 pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFiles> {
     let mut tx = tenant(&mut *conn, org).await?;
-    let rows = sqlx::query(
+    let rows = crate::db::pooler::query(
         "SELECT content_hash, source_uri, size_bytes,
                 (extract(epoch FROM source_mtime) * 1000000)::bigint, etag
          FROM molecule_files WHERE status = 'completed' ORDER BY created_at",
@@ -82,7 +82,7 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
             .insert(r.get(1), (r.get(2), r.get(3), r.get(4)));
     }
     let mut tx = tenant(&mut *conn, org).await?;
-    let rows = sqlx::query(
+    let rows = crate::db::pooler::query(
         "SELECT content_hash, committed_records, committed_offset, committed_line
          FROM molecule_files WHERE status <> 'completed' AND committed_records > 0",
     )

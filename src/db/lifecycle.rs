@@ -94,7 +94,7 @@ pub async fn import_table(
         return Ok(0);
     }
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT set_config('molingest.restoring', 'on', true)")
+    crate::db::pooler::query("SELECT set_config('molingest.restoring', 'on', true)")
         .execute(&mut *tx)
         .await?;
     let col = org_column(table);
@@ -104,7 +104,7 @@ pub async fn import_table(
         (Some(org_role(org)), "")
     };
     if let Some(role) = role {
-        sqlx::query(&format!("SET LOCAL ROLE {role}"))
+        crate::db::pooler::query(&format!("SET LOCAL ROLE {role}"))
             .execute(&mut *tx)
             .await?;
     }
@@ -115,7 +115,7 @@ pub async fn import_table(
     );
     // The lines go to PostgreSQL as text: its JSON parser keeps every digit
     // (a float parsed and printed in between might not come back the same).
-    let n = sqlx::query(&sql)
+    let n = crate::db::pooler::query(&sql)
         .bind(org)
         .bind(lines)
         .execute(&mut *tx)
@@ -130,7 +130,7 @@ pub async fn row_counts(conn: &mut PgConnection, org: Uuid) -> Result<BTreeMap<S
     let mut counts = BTreeMap::new();
     for (table, _) in ORG_TABLES {
         let mut tx = tenant_in_run(&mut *conn, org, None).await?;
-        let n: i64 = sqlx::query_scalar(&format!(
+        let n: i64 = crate::db::pooler::query_scalar(&format!(
             "SELECT count(*) FROM {table} WHERE {} = $1",
             org_column(table)
         ))
@@ -154,15 +154,18 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
         if matches!(*table, "audit_log" | "organizations") {
             continue;
         }
-        let n = sqlx::query(&format!("DELETE FROM {table} WHERE organization_id = $1"))
-            .bind(org)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n =
+            crate::db::pooler::query(&format!("DELETE FROM {table} WHERE organization_id = $1"))
+                .bind(org)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         counts.insert(table.to_string(), n);
     }
-    sqlx::query("RESET ROLE").execute(&mut *tx).await?;
-    let n = sqlx::query(&format!(
+    crate::db::pooler::query("RESET ROLE")
+        .execute(&mut *tx)
+        .await?;
+    let n = crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
     .bind(org)
@@ -170,7 +173,7 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
     .await?
     .rows_affected();
     counts.insert("audit_log".into(), n);
-    let n = sqlx::query("DELETE FROM organizations WHERE id = $1")
+    let n = crate::db::pooler::query("DELETE FROM organizations WHERE id = $1")
         .bind(org)
         .execute(&mut *tx)
         .await?
@@ -182,24 +185,24 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
     let hex = org.simple();
     for t in ["molecule_properties", "molecules"] {
         let part = format!("{t}_{hex}");
-        let attached: bool = sqlx::query_scalar(
+        let attached: bool = crate::db::pooler::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))",
         )
         .bind(format!("public.{part}"))
         .fetch_one(&mut *tx)
         .await?;
         if attached {
-            sqlx::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
+            crate::db::pooler::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(&format!("DROP TABLE IF EXISTS {part}"))
+        crate::db::pooler::query(&format!("DROP TABLE IF EXISTS {part}"))
             .execute(&mut *tx)
             .await?;
     }
     // The deletes above were audited; those rows go too (no names in them,
     // but the purge leaves one tombstone only).
-    sqlx::query(&format!(
+    crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
     .bind(org)
@@ -212,7 +215,7 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
 /// The one audit row a purge leaves: organization id, time, actor and
 /// counts — no names, no personal data. Kept whatever the retention policy.
 pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>) -> Result<()> {
-    sqlx::query(
+    crate::db::pooler::query(
         "INSERT INTO audit_log (organization_id, actor, action, entity_type, entity_id, details)
          VALUES ($1, session_user, 'organization.purge', 'organizations', $1, $2)",
     )
@@ -225,7 +228,7 @@ pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>)
 
 /// Drop the organization's role (its memberships go with it).
 pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
-    sqlx::query(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
+    crate::db::pooler::query(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
         .execute(pool)
         .await?;
     Ok(())
@@ -233,14 +236,15 @@ pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
 
 /// Does the database hold any data (for `migrate down`)?
 pub async fn holds_data(pool: &PgPool) -> Result<bool> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if !exists {
         return Ok(false);
     }
     Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
+        crate::db::pooler::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
             .fetch_one(pool)
             .await?,
     )
@@ -279,13 +283,13 @@ pub async fn restore_org_row(
 ) -> Result<()> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT set_config('molingest.restoring', 'on', true)")
+    crate::db::pooler::query("SELECT set_config('molingest.restoring', 'on', true)")
         .execute(&mut *tx)
         .await?;
     if let Some(line) = text.lines().next() {
         let doc: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| Error::Input(format!("organizations.jsonl: {e}")))?;
-        sqlx::query(
+        crate::db::pooler::query(
             "UPDATE organizations SET created_at = (jsonb_populate_record(NULL::organizations, $2)).created_at
              WHERE id = $1",
         )
@@ -294,7 +298,7 @@ pub async fn restore_org_row(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
+    crate::db::pooler::query(
         "SELECT setval(pg_get_serial_sequence('audit_log', 'id'),
                        greatest((SELECT max(id) FROM audit_log), 1))",
     )
@@ -306,7 +310,7 @@ pub async fn restore_org_row(
 
 /// Delete an organization's audit rows, tombstones kept (as the owner).
 pub async fn clear_audit(conn: &mut PgConnection, org: Uuid) -> Result<u64> {
-    Ok(sqlx::query(&format!(
+    Ok(crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
     .bind(org)

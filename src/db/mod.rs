@@ -16,6 +16,7 @@ pub mod known;
 pub mod lifecycle;
 pub mod load_path;
 pub mod orgs;
+pub mod pooler;
 pub mod retention;
 pub mod routing;
 pub mod row;
@@ -28,7 +29,7 @@ mod writer;
 pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
 pub use runs::{
-    begin_run, close_stale_runs, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus,
+    begin_run, close_stale_runs, finish_run, try_lease_source, Leases, RunEnd, RunStatus,
 };
 
 use crate::error::Result;
@@ -56,17 +57,24 @@ pub async fn migrate_down(pool: &PgPool) -> Result<()> {
 
 /// Applied migration versions, oldest first.
 pub async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    Ok(
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(pool)
-            .await?,
-    )
+    // One transaction: behind a transaction pooler, statements with
+    // parameters are only safe inside one (see pooler).
+    let mut tx = pool.begin().await?;
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+    let versions = if exists {
+        crate::db::pooler::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    Ok(versions)
 }
 
 /// Begin a transaction acting for organization `org`: as its role
@@ -92,7 +100,7 @@ where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
     let mut tx = conn.begin().await?;
-    sqlx::query(
+    crate::db::pooler::query(
         "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true)",
     )
     .bind(orgs::org_role(org))

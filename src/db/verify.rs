@@ -13,7 +13,7 @@ pub async fn present(pool: &PgPool, org: Uuid, hashes: &[[u8; 32]]) -> Result<Ha
     let mut tx = tenant(pool, org).await?;
     for chunk in hashes.chunks(10_000) {
         let list: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+        let rows: Vec<Vec<u8>> = crate::db::pooler::query_scalar(
             "SELECT content_hash FROM molecules WHERE organization_id = $1 AND content_hash = ANY($2)",
         )
         .bind(org)

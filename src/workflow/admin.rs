@@ -96,9 +96,10 @@ pub async fn connect_ready(url: &str) -> Result<PgPool> {
 
 /// Once the schema exists, only the administrator changes it.
 async fn require_admin_if_migrated(pool: &PgPool, what: &str) -> Result<()> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if exists {
         db::orgs::require_admin(pool, what).await?;
     }
@@ -199,7 +200,7 @@ async fn connect_creating(url: &str) -> Result<PgPool> {
             server.set_path("/postgres");
             let admin = db::connect(server.as_str()).await?;
             let ident = name.replace('"', "\"\"");
-            sqlx::query(&format!("CREATE DATABASE \"{ident}\""))
+            crate::db::pooler::query(&format!("CREATE DATABASE \"{ident}\""))
                 .execute(&admin)
                 .await?;
             admin.close().await;

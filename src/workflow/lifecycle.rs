@@ -127,7 +127,7 @@ pub fn export(url: &str, name: &str, dir: &Path) -> Result<Manifest> {
 }
 
 async fn chrono_now(pool: &sqlx::PgPool) -> Result<String> {
-    Ok(sqlx::query_scalar(
+    Ok(crate::db::pooler::query_scalar(
         "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
     )
     .fetch_one(pool)
@@ -174,7 +174,7 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
             Ok(org) => org,
             Err(Error::UnknownOrganization(_)) => {
                 let taken: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)")
+                    crate::db::pooler::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)")
                         .bind(manifest.organization.id)
                         .fetch_one(&control)
                         .await?;
@@ -304,7 +304,7 @@ async fn drop_db(url: &str) -> Result<()> {
     let name = server.path().trim_start_matches('/').replace('"', "\"\"");
     server.set_path("/postgres");
     let mut conn = crate::db::connection(server.as_str(), "molingest").await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+    crate::db::pooler::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut conn)
         .await?;
     Ok(())
