@@ -215,20 +215,22 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
 /// The one audit row a purge leaves: organization id, time, actor and
 /// counts — no names, no personal data. Kept whatever the retention policy.
 pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>) -> Result<()> {
+    let mut tx = pool.begin().await?;
     crate::db::pooler::query(
         "INSERT INTO audit_log (organization_id, actor, action, entity_type, entity_id, details)
          VALUES ($1, session_user, 'organization.purge', 'organizations', $1, $2)",
     )
     .bind(org)
     .bind(serde_json::json!({ "rows_deleted": counts }))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Drop the organization's role (its memberships go with it).
 pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
-    crate::db::pooler::query(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
+    sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
         .execute(pool)
         .await?;
     Ok(())

@@ -200,7 +200,7 @@ async fn connect_creating(url: &str) -> Result<PgPool> {
             server.set_path("/postgres");
             let admin = db::connect(server.as_str()).await?;
             let ident = name.replace('"', "\"\"");
-            crate::db::pooler::query(&format!("CREATE DATABASE \"{ident}\""))
+            sqlx::raw_sql(&format!("CREATE DATABASE \"{ident}\""))
                 .execute(&admin)
                 .await?;
             admin.close().await;

@@ -253,7 +253,12 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let cancelled = options.cancel.reason();
     let budget_exceeded = cancelled == Some(Cancel::ERROR_BUDGET);
     let error = match (&result, cancelled) {
-        (Err(e), _) => Some(crate::redact::text(&e.to_string())),
+        (Err(e), _) => {
+            let text = e.to_string();
+            // A pooler's refusal, for a run that was not told it is behind one.
+            let text = db::pooler::explain(&text).unwrap_or(text);
+            Some(crate::redact::text(&text))
+        }
         (Ok(()), Some(Cancel::ERROR_BUDGET)) => Some(req.budget.describe(&stats)),
         (Ok(()), Some(Cancel::LOCK_LOST)) => Some(
             "lost the run's lock (its lease of the source could not be renewed): stopped so \
