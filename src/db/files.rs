@@ -2,7 +2,7 @@
 //! batch holding its rows is sent, and completed (or failed) only once all
 //! of them have committed.
 
-use super::tenant_in_run;
+use super::tenant_bookkeeping;
 use crate::error::Error;
 use crate::pipeline::{FileEnd, FileInfo, Progress};
 use sqlx::postgres::PgConnection;
@@ -16,7 +16,7 @@ pub async fn register_files(
     run: Uuid,
     files: &[Arc<FileInfo>],
 ) -> Result<(), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
     {
         let mut uri = Vec::new();
         let mut format = Vec::new();
@@ -66,7 +66,7 @@ pub async fn complete_files(
     run: Uuid,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
 ) -> Result<(), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
     mark_completed(&mut tx, org, ended).await?;
     tx.commit().await?;
     Ok(())
@@ -122,7 +122,7 @@ pub async fn file_ids(
     hashes: &[[u8; 32]],
 ) -> Result<Vec<([u8; 32], Uuid)>, Error> {
     let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
-    let mut tx = super::tenant(&mut *conn, org).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, None).await?;
     let rows: Vec<(Vec<u8>, Uuid)> = crate::db::pooler::query_as(
         "SELECT content_hash, id FROM molecule_files
          WHERE organization_id = $1 AND content_hash = ANY($2)",
@@ -145,7 +145,7 @@ pub async fn save_progress(
     run: Uuid,
     reach: &[([u8; 32], Progress)],
 ) -> Result<(), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
     let hash: Vec<Vec<u8>> = reach.iter().map(|(h, _)| h.to_vec()).collect();
     let records: Vec<i64> = reach.iter().map(|(_, p)| p.records as i64).collect();
     let offset: Vec<i64> = reach.iter().map(|(_, p)| p.offset as i64).collect();

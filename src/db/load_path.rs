@@ -133,7 +133,7 @@ pub async fn choose(
 
 /// Give the organization's lease back (a bulk load that found molecules).
 async fn release_org_lease(conn: &mut PgConnection, leases: &mut Leases) -> Result<(), Error> {
-    let mut tx = super::tenant(&mut *conn, leases.org).await?;
+    let mut tx = super::tenant_bookkeeping(&mut *conn, leases.org, None).await?;
     crate::db::pooler::query(
         "UPDATE load_leases SET holder = NULL, expires_at = NULL
          WHERE organization_id = $1 AND source = '' AND holder = $2",

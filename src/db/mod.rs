@@ -99,13 +99,50 @@ pub async fn tenant_in_run<'c, A>(
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
+    begin_as(conn, org, run, None).await
+}
+
+/// The bookkeeping statement timeout: a small statement that runs this long
+/// means a database that stopped answering.
+pub const BOOKKEEPING_TIMEOUT: &str = "60s";
+
+/// [`tenant_in_run`] on a bookkeeping connection (file registration and
+/// progress, leases). On a direct connection those start with
+/// `statement_timeout` = [`BOOKKEEPING_TIMEOUT`]; behind a transaction
+/// pooler (no startup options) it is set here, for the transaction only.
+pub async fn tenant_bookkeeping<'c, A>(
+    conn: A,
+    org: Uuid,
+    run: Option<Uuid>,
+) -> Result<Transaction<'c, Postgres>>
+where
+    A: sqlx::Acquire<'c, Database = Postgres>,
+{
+    let timeout = pooler::transaction_pooler().then_some(BOOKKEEPING_TIMEOUT);
+    begin_as(conn, org, run, timeout).await
+}
+
+async fn begin_as<'c, A>(
+    conn: A,
+    org: Uuid,
+    run: Option<Uuid>,
+    timeout: Option<&str>,
+) -> Result<Transaction<'c, Postgres>>
+where
+    A: sqlx::Acquire<'c, Database = Postgres>,
+{
     let mut tx = conn.begin().await?;
-    crate::db::pooler::query(
-        "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true)",
-    )
-    .bind(orgs::org_role(org))
-    .bind(run.map(|r| r.to_string()))
-    .execute(&mut *tx)
-    .await?;
+    let sql = match timeout {
+        None => "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true)",
+        Some(_) => "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true), \
+                    set_config('statement_timeout', $3, true)",
+    };
+    let mut q = crate::db::pooler::query(sql)
+        .bind(orgs::org_role(org))
+        .bind(run.map(|r| r.to_string()));
+    if let Some(t) = timeout {
+        q = q.bind(t);
+    }
+    q.execute(&mut *tx).await?;
     Ok(tx)
 }

@@ -196,6 +196,7 @@ pub async fn routed_orgs(pool: &PgPool) -> Result<Vec<Org>> {
 pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
     require_admin(pool, "org grant").await?;
     let org = org_id(pool, name).await?;
+    let mut tx = pool.begin().await?;
     let row = crate::db::pooler::query(
         "SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin,
                 (SELECT array_agg(o.rolname::text) FROM pg_roles o
@@ -205,9 +206,10 @@ pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
     )
     .bind(login)
     .bind(org_role(org))
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| Error::Input(format!("no role named {login:?} on this server")))?;
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let row = row.ok_or_else(|| Error::Input(format!("no role named {login:?} on this server")))?;
     let (superuser, bypass, can_login): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
     let others: Option<Vec<String>> = row.get(3);
     let refuse = |why: &str| {
@@ -231,7 +233,7 @@ pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
         ));
     }
     let ident = login.replace('"', "\"\"");
-    crate::db::pooler::query(&format!("GRANT {} TO \"{ident}\"", org_role(org)))
+    sqlx::raw_sql(&format!("GRANT {} TO \"{ident}\"", org_role(org)))
         .execute(pool)
         .await?;
     Ok(())

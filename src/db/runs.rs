@@ -39,7 +39,7 @@ impl Leases {
     /// run's (it expired and another run took it).
     pub async fn renew(&self, conn: &mut sqlx::PgConnection) -> Result<bool> {
         let sources = self.sources();
-        let mut tx = tenant(&mut *conn, self.org).await?;
+        let mut tx = super::tenant_bookkeeping(&mut *conn, self.org, None).await?;
         let n = crate::db::pooler::query(
             "UPDATE load_leases SET expires_at = clock_timestamp() + make_interval(secs => $4)
              WHERE organization_id = $1 AND source = ANY($2) AND holder = $3",
@@ -57,7 +57,7 @@ impl Leases {
 
     /// Give every lease back (the end of the run).
     pub async fn release(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
-        let mut tx = tenant(&mut *conn, self.org).await?;
+        let mut tx = super::tenant_bookkeeping(&mut *conn, self.org, None).await?;
         crate::db::pooler::query(
             "UPDATE load_leases SET holder = NULL, expires_at = NULL
              WHERE organization_id = $1 AND source = '' AND holder = $2",
@@ -87,7 +87,7 @@ pub async fn try_lease_source(
     source: &str,
     holder: Uuid,
 ) -> Result<Option<Leases>> {
-    let mut tx = tenant(&mut *conn, org).await?;
+    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
     let got: Option<bool> = crate::db::pooler::query_scalar(
         "INSERT INTO load_leases AS l (organization_id, source, holder, expires_at)
          VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4))
@@ -133,7 +133,7 @@ pub async fn org_lease(
     take: bool,
 ) -> Result<OrgLease> {
     let org = leases.org;
-    let mut tx = tenant(&mut *conn, org).await?;
+    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
     crate::db::pooler::query(
         "INSERT INTO load_leases (organization_id, source) VALUES ($1, '') ON CONFLICT DO NOTHING",
     )
