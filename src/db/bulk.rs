@@ -18,6 +18,10 @@
 //! when no other load of the organization holds a lease, and loads that
 //! arrive during a bulk load wait for it and then load incrementally.
 //!
+//! Behind a transaction pooler: every statement runs in a transaction (the
+//! COPYs each in the one that created its table, held for the load: two
+//! server connections of the pool for its length), so the path is the same.
+//!
 //! Crash safety: until the attach commits, nothing of the load is visible;
 //! a killed run leaves either nothing (the COPY transactions roll back) or
 //! unattached tables, which the next run drops. The files are completed in
@@ -350,12 +354,14 @@ async fn build(
     conns: Vec<PgConnection>,
     org: Uuid,
 ) -> Result<(), Error> {
+    let mut tx = control.begin().await?;
     let mut ddl: Vec<String> = crate::db::pooler::query_scalar(
         "SELECT molingest_bulk_ddl($1, 'molecules') UNION ALL SELECT molingest_bulk_ddl($1, 'molecule_properties')",
     )
     .bind(org)
-    .fetch_all(&mut *control)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     ddl.sort_by_key(|s| !s.contains(" gin "));
     let queue = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(ddl)));
     let workers = conns.into_iter().map(|mut conn| {

@@ -61,8 +61,7 @@ pub async fn choose(
         tx.commit().await?;
         owner
     };
-    let pooled = super::pooler::transaction_pooler();
-    let want_bulk = owner && allowed && ineligible.is_none() && !pooled;
+    let want_bulk = owner && allowed && ineligible.is_none();
     let mut busy = false;
     let mut told = false;
     loop {
@@ -71,10 +70,12 @@ pub async fn choose(
                 let mut control = super::connect::bookkeeping(url, "molingest-bulk").await?;
                 // No other load of this organization is running: what a
                 // bulk load left behind is garbage.
+                let mut tx = control.begin().await?;
                 crate::db::pooler::query("SELECT molingest_bulk_discard($1)")
                     .bind(org)
-                    .execute(&mut control)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 if is_empty(&mut control, org, true).await? {
                     return Ok(Choice {
                         path: LoadPath::Bulk,
@@ -111,10 +112,6 @@ pub async fn choose(
         } else if !owner {
             "this login does not own the schema (a tenant's login may not create tables): \
              the bulk path is the administrator's"
-                .to_owned()
-        } else if pooled {
-            "behind a transaction pooler (--pooler transaction) the bulk path, whose tables \
-             are built across several connections, is not used"
                 .to_owned()
         } else if busy {
             "another load of this organization was running".to_owned()

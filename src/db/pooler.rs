@@ -15,9 +15,6 @@
 //! - sends no startup `options` (the bookkeeping statement timeout is set
 //!   with `SET LOCAL` where it matters);
 //! - creates the staging table `ON COMMIT DROP` in each batch's transaction;
-//! - takes the staging path for a first load (the bulk path keeps
-//!   transactions open across its connections in ways a pooler does not
-//!   promise to honour; see docs/pgbouncer.md);
 //! - refuses `migrate`, which needs a session (sqlx's migration lock).
 //!
 //! The direct path keeps sqlx's cached named statements (one round trip a
