@@ -245,7 +245,7 @@ fn loads_through_pgbouncer_in_transaction_mode_equal_direct_ones() {
         } else {
             direct_url(db, "postgres")
         };
-        for org in ["acme", "tenantco", "shards", "killed"] {
+        for org in ["acme", "tenantco", "shards", "killed", "bulkkill"] {
             let out = run(&url, pooled, &["org", "add", org]);
             assert_eq!(out.status.code(), Some(0), "{}", show(&out));
         }
@@ -370,6 +370,34 @@ fn loads_through_pgbouncer_in_transaction_mode_equal_direct_ones() {
         }
         assert_eq!(seen, 23, "{db}: every file in exactly one shard");
 
+        // A bulk first load killed (SIGKILL, by itself) once its COPYs are
+        // done, and run again: the leftover is discarded, the load redone.
+        let mut env = vec![
+            ("DATABASE_URL", admin.as_str()),
+            ("MOLINGEST_TEST_KILL_AT", "bulk-copied"),
+        ];
+        if pooled {
+            env.push(("MOLINGEST_POOLER", "transaction"));
+        }
+        let out = molingest_in(
+            &root(),
+            &env,
+            &["load", "sample_data", "--org", "bulkkill", "--json"],
+        );
+        assert_eq!(out.status.code(), None, "{db}: killed: {}", show(&out));
+        let out = run(
+            &admin,
+            pooled,
+            &["load", "sample_data", "--org", "bulkkill", "--json"],
+        );
+        let v = json_of(&out);
+        assert_eq!(out.status.code(), Some(0), "{db}: {}", show(&out));
+        assert_eq!(
+            (&v["path"], &v["records_inserted"]),
+            (&"bulk".into(), &1020.into()),
+            "{db}: {v}"
+        );
+
         // A load killed with SIGKILL, and run again.
         let killed_org = "(SELECT id FROM organizations WHERE name = 'killed')";
         let child = spawn_load(
@@ -469,7 +497,7 @@ fn loads_through_pgbouncer_in_transaction_mode_equal_direct_ones() {
     }
 
     // The same loads, the same rows.
-    for org in ["acme", "tenantco", "shards", "killed"] {
+    for org in ["acme", "tenantco", "shards", "killed", "bulkkill"] {
         assert_eq!(
             digest(pg, "direct", org, org != "killed"),
             digest(pg, "pooled", org, org != "killed"),
@@ -478,7 +506,7 @@ fn loads_through_pgbouncer_in_transaction_mode_equal_direct_ones() {
     }
     assert_eq!(
         count(pg, "pooled", "SELECT count(*) FROM molecules"),
-        1020 * 3 + 50_000
+        1020 * 4 + 50_000
     );
     // Nothing of a session leaked onto the server connections: no temporary
     // staging table, no advisory lock left.
@@ -534,7 +562,7 @@ fn loads_through_pgbouncer_in_transaction_mode_equal_direct_ones() {
     );
     assert_eq!(
         count(pg, "pooled", "SELECT count(*) FROM molecules"),
-        1020 * 4,
+        1020 * 5,
         "the other organizations are untouched"
     );
     // The roles made here belong to this test's own cluster, which goes
