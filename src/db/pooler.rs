@@ -8,15 +8,20 @@
 //! that it is behind one from `--pooler transaction` (or
 //! `MOLINGEST_POOLER=transaction`), set once at start-up, and then:
 //!
-//! - prepares every statement unnamed (never `sqlx_s_N`), and runs every
-//!   statement with parameters inside a transaction (sqlx sends Parse and
-//!   Bind as two round trips, each ended by Sync: outside a transaction
-//!   the pooler may give them to two different server connections);
-//! - sends no startup `options` (the bookkeeping statement timeout is set
-//!   with `SET LOCAL` where it matters);
+//! - prepares every statement unnamed (never `sqlx_s_N`): [`query`],
+//!   [`query_scalar`], [`query_as`] are used instead of sqlx's;
+//! - sends no startup `options` and no `extra_float_digits` (PgBouncer
+//!   refuses both); the bookkeeping statement timeout is set per
+//!   transaction ([`super::tenant_bookkeeping`]);
 //! - creates the staging table `ON COMMIT DROP` in each batch's transaction;
 //! - refuses `migrate`, which needs a session (sqlx's migration lock).
 //!
+//! In both modes: every statement with parameters runs inside a transaction
+//! (sqlx sends an unnamed statement's Parse and its Bind as two round trips,
+//! each ended by Sync: outside a transaction a pooler may give them to two
+//! different server connections), and statements that cannot run in one
+//! (`CREATE DATABASE`) take the simple protocol; runs are kept apart by
+//! leases (rows), not session advisory locks ([`super::runs::Leases`]).
 //! The direct path keeps sqlx's cached named statements (one round trip a
 //! statement instead of two).
 
