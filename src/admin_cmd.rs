@@ -13,6 +13,14 @@ pub fn migrate(
     direction: Direction,
     options: admin::MigrateOptions,
 ) -> anyhow::Result<Exit> {
+    if molingest::db::pooler::transaction_pooler() && direction != Direction::Status {
+        anyhow::bail!(
+            "`migrate` needs a direct connection to PostgreSQL, not one through a pooler in \
+             transaction mode: it holds sqlx's migration lock (a session advisory lock) across \
+             its transactions. Run it with the server's own address (or PgBouncer in session \
+             mode) and without --pooler / MOLINGEST_POOLER; loads then work through the pooler"
+        );
+    }
     let url = database.resolve(false)?;
     let steps = match direction {
         Direction::Up => admin::migrate_up(&url, options)?,

@@ -46,11 +46,32 @@ pub struct Cli {
     /// (default: PGCONNECT_TIMEOUT, else 10).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
+    /// What sits between molingest and PostgreSQL: `transaction` for a pooler in
+    /// transaction mode (PgBouncer `pool_mode = transaction`): no named prepared
+    /// statements, session settings, session locks or session temporary tables
+    /// (docs/pgbouncer.md); `migrate` then needs a direct connection.
+    #[arg(
+        long,
+        env = "MOLINGEST_POOLER",
+        global = true,
+        value_enum,
+        default_value = "none"
+    )]
+    pub pooler: Pooler,
     /// Data directory of the embedded PostgreSQL (used when no database URL is given).
     #[arg(long, env = "MOLINGEST_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--pooler`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pooler {
+    /// A direct connection, or a pooler in session mode.
+    None,
+    /// A pooler in transaction mode.
+    Transaction,
 }
 
 #[derive(Subcommand)]
@@ -296,7 +317,7 @@ pub enum RetentionCommand {
     },
 }
 
-#[derive(clap::ValueEnum, Clone, Copy)]
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Up,
     Down,

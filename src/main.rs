@@ -65,6 +65,8 @@ fn error_chain(e: &anyhow::Error) -> String {
             out.push_str(&text);
         }
     }
+    // A pooler's refusal, for a client that did not say it is behind one.
+    let out = molingest::db::pooler::explain(&out).unwrap_or(out);
     redact::text(&out)
 }
 
@@ -112,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Some(secs) = cli.connect_timeout {
         molingest::db::connect::set_connect_timeout(secs);
     }
+    molingest::db::pooler::set_transaction_pooler(cli.pooler == cli::Pooler::Transaction);
     let database = Database {
         url: cli.database_url.clone(),
         data_dir: cli.data_dir.clone(),

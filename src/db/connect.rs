@@ -190,6 +190,12 @@ pub fn options(url: &str) -> Result<PgConnectOptions> {
     if root_cert && matches!(o.get_ssl_mode(), PgSslMode::Require) {
         o = o.ssl_mode(PgSslMode::VerifyCa);
     }
+    // PgBouncer refuses startup parameters it does not track, and sqlx
+    // sends extra_float_digits=2 (PostgreSQL 12's default of 1 is already
+    // exact; floats are read in binary anyway).
+    if super::pooler::transaction_pooler() {
+        o = o.extra_float_digits(None);
+    }
     Ok(o)
 }
 
@@ -249,9 +255,12 @@ fn connect_timeout() -> std::time::Duration {
 /// database that stopped answering.
 pub async fn bookkeeping(url: &str, name: &str) -> Result<sqlx::PgConnection> {
     use sqlx::Connection;
-    let o = options(url)?
-        .application_name(name)
-        .options([("statement_timeout", "60s")]);
+    let mut o = options(url)?.application_name(name);
+    // A pooler refuses startup options: behind one, the timeout is set in
+    // the transactions that need it (see super::pooler).
+    if !super::pooler::transaction_pooler() {
+        o = o.options([("statement_timeout", "60s")]);
+    }
     with_fallback(o, |o: PgConnectOptions| async move {
         sqlx::PgConnection::connect_with(&o).await
     })
@@ -315,6 +324,9 @@ fn mode_name(m: PgSslMode) -> &'static str {
 fn explain(o: &PgConnectOptions, mode: PgSslMode, e: &sqlx::Error) -> Error {
     let target = target_of(o);
     let reason = crate::redact::text(&e.to_string());
+    if let Some(plain) = super::pooler::explain(&reason) {
+        return Error::Connect(format!("cannot connect to {target}: {plain}"));
+    }
     // rustls reports a bad certificate through an I/O error ("invalid peer
     // certificate: UnknownIssuer"), sqlx's own checks as a TLS error.
     let what = if reason.contains("invalid peer certificate")

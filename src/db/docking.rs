@@ -18,7 +18,7 @@ pub async fn job(
     parameters: &serde_json::Value,
 ) -> Result<Uuid> {
     let mut tx = tenant_in_run(pool, org, Some(run)).await?;
-    let id: Uuid = sqlx::query_scalar(
+    let id: Uuid = crate::db::pooler::query_scalar(
         "INSERT INTO docking_jobs (organization_id, name, receptor_id, status, parameters)
          VALUES ($1, $2, $3, 'running', $4)
          ON CONFLICT (organization_id, name) DO UPDATE
@@ -39,7 +39,7 @@ pub async fn job(
 /// A job execution for this run.
 pub async fn begin_execution(pool: &PgPool, org: Uuid, run: Uuid, job: Uuid) -> Result<Uuid> {
     let mut tx = tenant_in_run(pool, org, Some(run)).await?;
-    let id = sqlx::query_scalar(
+    let id = crate::db::pooler::query_scalar(
         "INSERT INTO job_executions (organization_id, job_id, status, started_at, worker, pipeline_execution_id)
          VALUES ($1, $2, 'running', now(), 'molingest load', $3) RETURNING id",
     )
@@ -62,7 +62,7 @@ pub async fn finish_execution(
     error: Option<&str>,
 ) -> Result<()> {
     let mut tx = tenant_in_run(pool, org, Some(run)).await?;
-    sqlx::query(
+    crate::db::pooler::query(
         "UPDATE job_executions SET status = $3::job_status, finished_at = now(), error = $4
          WHERE organization_id = $1 AND id = $2",
     )
@@ -72,7 +72,7 @@ pub async fn finish_execution(
     .bind(error)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    crate::db::pooler::query(
         "UPDATE docking_jobs SET status = $3::job_status WHERE organization_id = $1 AND id = $2",
     )
     .bind(org)
@@ -87,7 +87,7 @@ pub async fn finish_execution(
 /// The molecule with this content hash.
 pub async fn molecule_by_hash(pool: &PgPool, org: Uuid, hash: &[u8; 32]) -> Result<Option<Uuid>> {
     let mut tx = tenant_in_run(pool, org, None).await?;
-    let id = sqlx::query_scalar(
+    let id = crate::db::pooler::query_scalar(
         "SELECT id FROM molecules WHERE organization_id = $1 AND content_hash = $2",
     )
     .bind(org)

@@ -2,7 +2,7 @@
 //! batch holding its rows is sent, and completed (or failed) only once all
 //! of them have committed.
 
-use super::tenant_in_run;
+use super::tenant_bookkeeping;
 use crate::error::Error;
 use crate::pipeline::{FileEnd, FileInfo, Progress};
 use sqlx::postgres::PgConnection;
@@ -16,7 +16,7 @@ pub async fn register_files(
     run: Uuid,
     files: &[Arc<FileInfo>],
 ) -> Result<(), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
     {
         let mut uri = Vec::new();
         let mut format = Vec::new();
@@ -34,7 +34,7 @@ pub async fn register_files(
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));
             hash.push(f.hash.unwrap_or_default().to_vec());
         }
-        sqlx::query(
+        crate::db::pooler::query(
             "INSERT INTO molecule_files
                  (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash, etag)
              SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
@@ -66,7 +66,7 @@ pub async fn complete_files(
     run: Uuid,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
 ) -> Result<(), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
     mark_completed(&mut tx, org, ended).await?;
     tx.commit().await?;
     Ok(())
@@ -96,7 +96,7 @@ pub async fn mark_completed(
             rejected.push(end.rejected as i64);
             error.push(end.error.clone());
         }
-        sqlx::query(
+        crate::db::pooler::query(
             "UPDATE molecule_files f SET status = u.status::job_status, record_count = u.records,
                     rejected_count = u.rejected, error = u.error, completed_at = now()
              FROM UNNEST($2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::text[])
@@ -122,8 +122,8 @@ pub async fn file_ids(
     hashes: &[[u8; 32]],
 ) -> Result<Vec<([u8; 32], Uuid)>, Error> {
     let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
-    let mut tx = super::tenant(&mut *conn, org).await?;
-    let rows: Vec<(Vec<u8>, Uuid)> = sqlx::query_as(
+    let mut tx = tenant_bookkeeping(&mut *conn, org, None).await?;
+    let rows: Vec<(Vec<u8>, Uuid)> = crate::db::pooler::query_as(
         // A join on the array (each hash one index probe): `= ANY($2)`
         // planned generically tested every file of every organization
         // against the whole array (0.2-0.6 s for 2,000 hashes).
@@ -148,12 +148,12 @@ pub async fn save_progress(
     run: Uuid,
     reach: &[([u8; 32], Progress)],
 ) -> Result<(), Error> {
-    let mut tx = tenant_in_run(&mut *conn, org, Some(run)).await?;
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
     let hash: Vec<Vec<u8>> = reach.iter().map(|(h, _)| h.to_vec()).collect();
     let records: Vec<i64> = reach.iter().map(|(_, p)| p.records as i64).collect();
     let offset: Vec<i64> = reach.iter().map(|(_, p)| p.offset as i64).collect();
     let line: Vec<i64> = reach.iter().map(|(_, p)| p.line as i64).collect();
-    sqlx::query(
+    crate::db::pooler::query(
         "UPDATE molecule_files f SET committed_records = u.records,
                 committed_offset = u.byte_offset, committed_line = u.line
          FROM UNNEST($2::bytea[], $3::int8[], $4::int8[], $5::int8[])

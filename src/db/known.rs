@@ -1,7 +1,6 @@
 //! What an organization already holds: its completed files, by location
 //! and by content, so a re-run skips them without reading a byte.
 
-use super::tenant;
 use crate::error::Result;
 use crate::pipeline::{Known, Progress};
 use crate::source::FileJob;
@@ -62,8 +61,8 @@ impl Known for KnownFiles {
 }
 
 pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFiles> {
-    let mut tx = tenant(&mut *conn, org).await?;
-    let rows = sqlx::query(
+    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let rows = crate::db::pooler::query(
         "SELECT content_hash, source_uri, size_bytes,
                 (extract(epoch FROM source_mtime) * 1000000)::bigint, etag
          FROM molecule_files WHERE status = 'completed' ORDER BY created_at",
@@ -81,8 +80,8 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
             .by_location
             .insert(r.get(1), (r.get(2), r.get(3), r.get(4)));
     }
-    let mut tx = tenant(&mut *conn, org).await?;
-    let rows = sqlx::query(
+    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let rows = crate::db::pooler::query(
         "SELECT content_hash, committed_records, committed_offset, committed_line
          FROM molecule_files WHERE status <> 'completed' AND committed_records > 0",
     )

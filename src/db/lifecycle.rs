@@ -94,7 +94,7 @@ pub async fn import_table(
         return Ok(0);
     }
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT set_config('molingest.restoring', 'on', true)")
+    crate::db::pooler::query("SELECT set_config('molingest.restoring', 'on', true)")
         .execute(&mut *tx)
         .await?;
     let col = org_column(table);
@@ -107,7 +107,7 @@ pub async fn import_table(
     } else {
         org_role(org)
     };
-    sqlx::query(&format!("SET LOCAL ROLE {role}"))
+    crate::db::pooler::query(&format!("SET LOCAL ROLE {role}"))
         .execute(&mut *tx)
         .await?;
     let sql = if table == "audit_log" {
@@ -132,7 +132,7 @@ pub async fn import_table(
     };
     // The lines go to PostgreSQL as text: its JSON parser keeps every digit
     // (a float parsed and printed in between might not come back the same).
-    let n = sqlx::query(&sql)
+    let n = crate::db::pooler::query(&sql)
         .bind(org)
         .bind(lines)
         .execute(&mut *tx)
@@ -147,7 +147,7 @@ pub async fn row_counts(conn: &mut PgConnection, org: Uuid) -> Result<BTreeMap<S
     let mut counts = BTreeMap::new();
     for (table, _) in ORG_TABLES {
         let mut tx = tenant_in_run(&mut *conn, org, None).await?;
-        let n: i64 = sqlx::query_scalar(&format!(
+        let n: i64 = crate::db::pooler::query_scalar(&format!(
             "SELECT count(*) FROM {table} WHERE {} = $1",
             org_column(table)
         ))
@@ -168,10 +168,16 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
     let mut counts = BTreeMap::new();
     // What a killed bulk load left unattached holds foreign keys to the
     // organization's rows: it goes first.
-    sqlx::query("SELECT molingest_bulk_discard($1)")
-        .bind(org)
-        .execute(pool)
-        .await?;
+    {
+        // In a transaction: behind a pooler, a statement with parameters is
+        // only safe inside one (see `pooler`).
+        let mut tx = pool.begin().await?;
+        crate::db::pooler::query("SELECT molingest_bulk_discard($1)")
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
     // Tenants may not delete (a DELETE grant would let them lock the shared
     // tables): the administrator deletes, for this organization only.
     let mut tx = super::admin_for(pool, org).await?;
@@ -179,14 +185,15 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
         if matches!(*table, "audit_log" | "organizations") {
             continue;
         }
-        let n = sqlx::query(&format!("DELETE FROM {table} WHERE organization_id = $1"))
-            .bind(org)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n =
+            crate::db::pooler::query(&format!("DELETE FROM {table} WHERE organization_id = $1"))
+                .bind(org)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         counts.insert(table.to_string(), n);
     }
-    let n = sqlx::query(&format!(
+    let n = crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
     .bind(org)
@@ -194,7 +201,7 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
     .await?
     .rows_affected();
     counts.insert("audit_log".into(), n);
-    let n = sqlx::query("DELETE FROM organizations WHERE id = $1")
+    let n = crate::db::pooler::query("DELETE FROM organizations WHERE id = $1")
         .bind(org)
         .execute(&mut *tx)
         .await?
@@ -202,7 +209,7 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
     counts.insert("organizations".into(), n);
     // The deletes above were audited; those rows go too (no names in them,
     // but the purge leaves one tombstone only).
-    sqlx::query(&format!(
+    crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
     .bind(org)
@@ -230,18 +237,18 @@ async fn drop_partitions(pool: &PgPool, org: Uuid) -> Result<()> {
             // cannot be dropped while attached.
             for t in ["molecule_properties", "molecules"] {
                 let part = format!("{t}_{hex}");
-                let attached: bool = sqlx::query_scalar(
+                let attached: bool = crate::db::pooler::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))",
                 )
                 .bind(format!("public.{part}"))
                 .fetch_one(&mut **tx)
                 .await?;
                 if attached {
-                    sqlx::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
+                    crate::db::pooler::query(&format!("ALTER TABLE {t} DETACH PARTITION {part}"))
                         .execute(&mut **tx)
                         .await?;
                 }
-                sqlx::query(&format!("DROP TABLE IF EXISTS {part}"))
+                crate::db::pooler::query(&format!("DROP TABLE IF EXISTS {part}"))
                     .execute(&mut **tx)
                     .await?;
             }
@@ -257,20 +264,22 @@ async fn drop_partitions(pool: &PgPool, org: Uuid) -> Result<()> {
 /// The one audit row a purge leaves: organization id, time, actor and
 /// counts — no names, no personal data. Kept whatever the retention policy.
 pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>) -> Result<()> {
-    sqlx::query(
+    let mut tx = pool.begin().await?;
+    crate::db::pooler::query(
         "INSERT INTO audit_log (organization_id, actor, action, entity_type, entity_id, details)
          VALUES ($1, session_user, 'organization.purge', 'organizations', $1, $2)",
     )
     .bind(org)
     .bind(serde_json::json!({ "rows_deleted": counts }))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Drop the organization's role (its memberships go with it).
 pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
-    sqlx::query(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
+    sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
         .execute(pool)
         .await?;
     Ok(())
@@ -278,14 +287,15 @@ pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
 
 /// Does the database hold any data (for `migrate down`)?
 pub async fn holds_data(pool: &PgPool) -> Result<bool> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if !exists {
         return Ok(false);
     }
     Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
+        crate::db::pooler::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations)")
             .fetch_one(pool)
             .await?,
     )
@@ -324,13 +334,13 @@ pub async fn restore_org_row(
 ) -> Result<()> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT set_config('molingest.restoring', 'on', true)")
+    crate::db::pooler::query("SELECT set_config('molingest.restoring', 'on', true)")
         .execute(&mut *tx)
         .await?;
     if let Some(line) = text.lines().next() {
         let doc: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| Error::Input(format!("organizations.jsonl: {e}")))?;
-        sqlx::query(
+        crate::db::pooler::query(
             "UPDATE organizations SET created_at = (jsonb_populate_record(NULL::organizations, $2)).created_at
              WHERE id = $1",
         )
@@ -345,7 +355,7 @@ pub async fn restore_org_row(
 
 /// Delete an organization's audit rows, tombstones kept (as the owner).
 pub async fn clear_audit(conn: &mut PgConnection, org: Uuid) -> Result<u64> {
-    Ok(sqlx::query(&format!(
+    Ok(crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))
     .bind(org)

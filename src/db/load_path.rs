@@ -1,11 +1,12 @@
 //! Which path a load takes: the bulk first load ([`super::bulk`]) or the
-//! staging path ([`super::sink`]), and the organization-level lock that
+//! staging path ([`super::sink`]), and the organization's lease that
 //! keeps a bulk load from running beside any other load of the
 //! organization.
 
+use super::runs::{org_lease, Leases, OrgLease};
 use crate::error::Error;
 use serde::Serialize;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::Connection;
 use uuid::Uuid;
 
@@ -25,81 +26,85 @@ pub struct Choice {
     /// Set when the organization had no molecules but the load takes the
     /// staging path anyway.
     pub why_not_bulk: Option<String>,
-    /// The connection holding the organization's lock exclusively (bulk).
+    /// The bulk load's control connection (the run holds the organization's lease).
     pub holder: Option<PgConnection>,
-}
-
-/// The organization-level lock (two-int advisory key space, apart from
-/// the per-source locks).
-fn org_lock_key(org: Uuid) -> (i32, i32) {
-    let b = org.as_bytes();
-    (0x6d6f_6c69, i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn partition(org: Uuid) -> String {
     format!("molecules_{}", org.simple())
 }
 
-/// Choose the load's path. `lock` is the run's own lock connection: a
-/// staging load takes the organization lock shared on it (released when
-/// the run ends). `allowed` is false for `--no-bulk`; `ineligible` names an
-/// option that needs the staging path.
+/// How often a load waiting for a bulk first load looks again.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Choose the load's path. `leases` are the run's (its source's lease is
+/// held): a bulk load takes the organization's lease too, which no other
+/// load of the organization may hold beside it; a staging load waits while
+/// another run holds it. `allowed` is false for `--no-bulk`; `ineligible`
+/// names an option that needs the staging path.
 pub async fn choose(
     url: &str,
-    org: Uuid,
-    org_name: &str,
-    lock: &mut PgConnection,
+    pool: &PgPool,
+    (org, org_name): (Uuid, &str),
+    leases: &mut Leases,
     allowed: bool,
     ineligible: Option<&str>,
 ) -> Result<Choice, Error> {
-    let owner: bool = sqlx::query_scalar(
-        "SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = 'public.molecules'::regclass",
-    )
-    .fetch_one(&mut *lock)
-    .await?;
-    let (k1, k2) = org_lock_key(org);
-    let mut busy = false;
-    if owner && allowed && ineligible.is_none() {
-        let mut control = super::connect::bookkeeping(url, "molingest-bulk").await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-            .bind(k1)
-            .bind(k2)
-            .fetch_one(&mut control)
-            .await?;
-        if got {
-            // No bulk load of this organization is running: what one left
-            // behind is garbage.
-            sqlx::query("SELECT molingest_bulk_discard($1)")
-                .bind(org)
-                .execute(&mut control)
-                .await?;
-            if is_empty(&mut control, org, true).await? {
-                return Ok(Choice {
-                    path: LoadPath::Bulk,
-                    why_not_bulk: None,
-                    holder: Some(control),
-                });
-            }
-        }
-        busy = !got;
-        let _ = control.close().await;
-    }
-    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1, $2)")
-        .bind(k1)
-        .bind(k2)
-        .fetch_one(&mut *lock)
+    let mut conn = pool.acquire().await?;
+    let owner: bool = {
+        let mut tx = conn.begin().await?;
+        let owner = crate::db::pooler::query_scalar(
+            "SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = 'public.molecules'::regclass",
+        )
+        .fetch_one(&mut *tx)
         .await?;
-    if !free {
-        eprintln!(
-            "molingest: a first load of {org_name} is running; waiting for it to finish, then loading incrementally"
-        );
-        sqlx::query("SELECT pg_advisory_lock_shared($1, $2)")
-            .bind(k1)
-            .bind(k2)
-            .execute(&mut *lock)
-            .await?;
+        tx.commit().await?;
+        owner
+    };
+    let want_bulk = owner && allowed && ineligible.is_none();
+    let mut busy = false;
+    let mut told = false;
+    loop {
+        match org_lease(&mut conn, leases, want_bulk).await? {
+            OrgLease::Taken => {
+                let mut control = super::connect::bookkeeping(url, "molingest-bulk").await?;
+                // No other load of this organization is running: what a
+                // bulk load left behind is garbage.
+                let mut tx = control.begin().await?;
+                crate::db::pooler::query("SELECT molingest_bulk_discard($1)")
+                    .bind(org)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                if is_empty(&mut control, org, true).await? {
+                    return Ok(Choice {
+                        path: LoadPath::Bulk,
+                        why_not_bulk: None,
+                        holder: Some(control),
+                    });
+                }
+                let _ = control.close().await;
+                release_org_lease(&mut conn, leases).await?;
+                break;
+            }
+            // A bulk first load runs (or one killed has not expired yet).
+            OrgLease::HeldByBulk => {
+                if !told {
+                    eprintln!(
+                        "molingest: a first load of {org_name} is running; waiting for it to finish, then loading incrementally"
+                    );
+                    told = true;
+                }
+                tokio::time::sleep(WAIT_POLL).await;
+            }
+            OrgLease::Busy => {
+                busy = true;
+                break;
+            }
+            OrgLease::Free => break,
+        }
     }
-    let why_not_bulk = if is_empty(lock, org, owner).await? {
+    let why_not_bulk = if is_empty(&mut conn, org, owner).await? {
         Some(if !allowed {
             "--no-bulk was given".to_owned()
         } else if let Some(option) = ineligible {
@@ -123,6 +128,22 @@ pub async fn choose(
     })
 }
 
+/// Give the organization's lease back (a bulk load that found molecules).
+async fn release_org_lease(conn: &mut PgConnection, leases: &mut Leases) -> Result<(), Error> {
+    let mut tx = super::tenant_bookkeeping(&mut *conn, leases.org, None).await?;
+    crate::db::pooler::query(
+        "UPDATE load_leases SET holder = NULL, expires_at = NULL
+         WHERE organization_id = $1 AND source = '' AND holder = $2",
+    )
+    .bind(leases.org)
+    .bind(leases.holder)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    leases.org_wide = false;
+    Ok(())
+}
+
 /// Whether the organization holds no molecule: read on its partition by
 /// the owner (forced row security would hide rows from a non-superuser
 /// owner on the parent), through row-level security by a tenant.
@@ -132,10 +153,15 @@ async fn is_empty(conn: &mut PgConnection, org: Uuid, owner: bool) -> Result<boo
             "SELECT NOT EXISTS (SELECT 1 FROM public.{})",
             partition(org)
         );
-        return Ok(sqlx::query_scalar(&sql).fetch_one(&mut *conn).await?);
+        let mut tx = conn.begin().await?;
+        let empty = crate::db::pooler::query_scalar(&sql)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(empty);
     }
     let mut tx = super::tenant(&mut *conn, org).await?;
-    let empty: bool = sqlx::query_scalar(
+    let empty: bool = crate::db::pooler::query_scalar(
         "SELECT NOT EXISTS (SELECT 1 FROM molecules WHERE organization_id = $1)",
     )
     .bind(org)

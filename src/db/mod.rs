@@ -15,6 +15,7 @@ pub mod known;
 pub mod lifecycle;
 pub mod load_path;
 pub mod orgs;
+pub mod pooler;
 pub mod preempt;
 pub mod retention;
 pub mod routing;
@@ -28,7 +29,7 @@ mod writer;
 pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
 pub use runs::{
-    begin_run, close_stale_runs, finish_run, try_lock_source, wait_lock_source, RunEnd, RunStatus,
+    begin_run, close_stale_runs, finish_run, try_lease_source, Leases, RunEnd, RunStatus,
 };
 
 use crate::error::Result;
@@ -98,17 +99,24 @@ pub async fn pending_down(pool: &PgPool, target: i64) -> Result<Vec<String>> {
 
 /// Applied migration versions, oldest first.
 pub async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    Ok(
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(pool)
-            .await?,
-    )
+    // One transaction: behind a transaction pooler, statements with
+    // parameters are only safe inside one (see pooler).
+    let mut tx = pool.begin().await?;
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+    let versions = if exists {
+        crate::db::pooler::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    Ok(versions)
 }
 
 /// Begin a transaction acting for organization `org`: as its role
@@ -132,7 +140,7 @@ where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT set_config('molingest.admin_org', $1, true)")
+    pooler::query("SELECT set_config('molingest.admin_org', $1, true)")
         .bind(org.to_string())
         .execute(&mut *tx)
         .await?;
@@ -149,13 +157,50 @@ pub async fn tenant_in_run<'c, A>(
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
+    begin_as(conn, org, run, None).await
+}
+
+/// The bookkeeping statement timeout: a small statement that runs this long
+/// means a database that stopped answering.
+pub const BOOKKEEPING_TIMEOUT: &str = "60s";
+
+/// [`tenant_in_run`] on a bookkeeping connection (file registration and
+/// progress, leases). On a direct connection those start with
+/// `statement_timeout` = [`BOOKKEEPING_TIMEOUT`]; behind a transaction
+/// pooler (no startup options) it is set here, for the transaction only.
+pub async fn tenant_bookkeeping<'c, A>(
+    conn: A,
+    org: Uuid,
+    run: Option<Uuid>,
+) -> Result<Transaction<'c, Postgres>>
+where
+    A: sqlx::Acquire<'c, Database = Postgres>,
+{
+    let timeout = pooler::transaction_pooler().then_some(BOOKKEEPING_TIMEOUT);
+    begin_as(conn, org, run, timeout).await
+}
+
+async fn begin_as<'c, A>(
+    conn: A,
+    org: Uuid,
+    run: Option<Uuid>,
+    timeout: Option<&str>,
+) -> Result<Transaction<'c, Postgres>>
+where
+    A: sqlx::Acquire<'c, Database = Postgres>,
+{
     let mut tx = conn.begin().await?;
-    sqlx::query(
-        "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true)",
-    )
-    .bind(orgs::org_role(org))
-    .bind(run.map(|r| r.to_string()))
-    .execute(&mut *tx)
-    .await?;
+    let sql = match timeout {
+        None => "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true)",
+        Some(_) => "SELECT set_config('role', $1, true), set_config('molingest.run_id', coalesce($2, ''), true), \
+                    set_config('statement_timeout', $3, true)",
+    };
+    let mut q = crate::db::pooler::query(sql)
+        .bind(orgs::org_role(org))
+        .bind(run.map(|r| r.to_string()));
+    if let Some(t) = timeout {
+        q = q.bind(t);
+    }
+    q.execute(&mut *tx).await?;
     Ok(tx)
 }

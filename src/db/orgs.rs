@@ -55,13 +55,16 @@ fn invisible(c: char) -> bool {
 /// Is the connected role the administrator: a superuser, or a member of
 /// the role that owns the schema (the one that ran `molingest migrate`)?
 pub async fn is_admin(pool: &PgPool) -> Result<bool> {
-    Ok(sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let admin = crate::db::pooler::query_scalar(
         "SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'MEMBER')
          FROM pg_roles r, pg_class c
          WHERE r.rolname = current_user AND c.oid = 'organizations'::regclass",
     )
-    .fetch_one(pool)
-    .await?)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(admin)
 }
 
 /// Refuse administrative commands to a tenant login, saying why.
@@ -69,9 +72,10 @@ pub async fn require_admin(pool: &PgPool, what: &str) -> Result<()> {
     if is_admin(pool).await? {
         return Ok(());
     }
-    let user: String = sqlx::query_scalar("SELECT current_user::text")
+    let user: String = sqlx::raw_sql("SELECT current_user::text")
         .fetch_one(pool)
-        .await?;
+        .await
+        .map(|r| r.get(0))?;
     Err(Error::Input(format!(
         "`{what}` needs the administrator (the role that ran `molingest migrate`, or a \
          superuser); {user:?} is not (a tenant login can only load into its organization)"
@@ -103,7 +107,7 @@ pub async fn add_org_row(
     let (id, ended) = super::preempt::with_parent_locks(&mut conn, watch, |tx| {
         let (name, location) = (name.clone(), location.clone());
         Box::pin(async move {
-            let id: Uuid = sqlx::query_scalar(
+            let id: Uuid = crate::db::pooler::query_scalar(
                 "INSERT INTO organizations (id, name, database_location)
                  VALUES (COALESCE($1, gen_random_uuid()), $2, $3) RETURNING id",
             )
@@ -119,13 +123,14 @@ pub async fn add_org_row(
                 _ => e.into(),
             })?;
             let role = org_role(id);
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-                    .bind(&role)
-                    .fetch_one(&mut **tx)
-                    .await?;
+            let exists: bool = crate::db::pooler::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+            )
+            .bind(&role)
+            .fetch_one(&mut **tx)
+            .await?;
             if !exists {
-                sqlx::query(&format!(
+                crate::db::pooler::query(&format!(
                     "CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
                 ))
                 .execute(&mut **tx)
@@ -135,11 +140,11 @@ pub async fn add_org_row(
                 format!("GRANT {TENANT_ROLE} TO {role}"),
                 format!("GRANT {role} TO CURRENT_USER"),
             ] {
-                sqlx::query(&sql).execute(&mut **tx).await?;
+                crate::db::pooler::query(&sql).execute(&mut **tx).await?;
             }
             // Its partitions of molecules and molecule_properties: created
             // standalone, then attached.
-            sqlx::query("SELECT molingest_add_partitions($1)")
+            crate::db::pooler::query("SELECT molingest_add_partitions($1)")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
@@ -163,13 +168,15 @@ pub struct Org {
 /// Look an organization up by name (normalised, case-insensitively).
 pub async fn find_org(pool: &PgPool, name: &str) -> Result<Org> {
     let name = normalize_name(name)?;
-    let row = sqlx::query(
+    let mut tx = pool.begin().await?;
+    let row = crate::db::pooler::query(
         "SELECT id, name, database_location FROM organizations WHERE lower(name) = lower($1)",
     )
     .bind(&name)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(Error::UnknownOrganization(name))?;
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let row = row.ok_or(Error::UnknownOrganization(name))?;
     Ok(Org {
         id: row.get(0),
         name: row.get(1),
@@ -179,7 +186,7 @@ pub async fn find_org(pool: &PgPool, name: &str) -> Result<Org> {
 
 /// Organizations whose data lives in a database of their own.
 pub async fn routed_orgs(pool: &PgPool) -> Result<Vec<Org>> {
-    let rows = sqlx::query(
+    let rows = crate::db::pooler::query(
         "SELECT id, name, database_location FROM organizations
          WHERE database_location IS NOT NULL ORDER BY name",
     )
@@ -201,7 +208,8 @@ pub async fn routed_orgs(pool: &PgPool) -> Result<Vec<Org>> {
 pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
     require_admin(pool, "org grant").await?;
     let org = org_id(pool, name).await?;
-    let row = sqlx::query(
+    let mut tx = pool.begin().await?;
+    let row = crate::db::pooler::query(
         "SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin,
                 (SELECT array_agg(o.rolname::text) FROM pg_roles o
                  WHERE o.rolname ~ '^molingest_org_[0-9a-f]{32}$' AND o.rolname <> $2
@@ -210,9 +218,10 @@ pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
     )
     .bind(login)
     .bind(org_role(org))
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| Error::Input(format!("no role named {login:?} on this server")))?;
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let row = row.ok_or_else(|| Error::Input(format!("no role named {login:?} on this server")))?;
     let (superuser, bypass, can_login): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
     let others: Option<Vec<String>> = row.get(3);
     let refuse = |why: &str| {
@@ -236,7 +245,7 @@ pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
         ));
     }
     let ident = login.replace('"', "\"\"");
-    sqlx::query(&format!("GRANT {} TO \"{ident}\"", org_role(org)))
+    sqlx::raw_sql(&format!("GRANT {} TO \"{ident}\"", org_role(org)))
         .execute(pool)
         .await?;
     Ok(())
@@ -246,23 +255,29 @@ pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
 /// case-insensitively).
 pub async fn org_id(pool: &PgPool, name: &str) -> Result<Uuid> {
     let name = normalize_name(name)?;
-    sqlx::query_scalar("SELECT id FROM organizations WHERE lower(name) = lower($1)")
-        .bind(&name)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(Error::UnknownOrganization(name))
+    let mut tx = pool.begin().await?;
+    let id = crate::db::pooler::query_scalar(
+        "SELECT id FROM organizations WHERE lower(name) = lower($1)",
+    )
+    .bind(&name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    id.ok_or(Error::UnknownOrganization(name))
 }
 
 /// The organization the connected login acts for, when it acts for exactly
 /// one (a tenant login; `load` without `--org`).
 pub async fn own_org(pool: &PgPool) -> Result<Option<Org>> {
-    let row = sqlx::query(
+    let mut tx = pool.begin().await?;
+    let row = crate::db::pooler::query(
         "SELECT id, name, database_location FROM organizations
          WHERE id = molingest_current_org() AND NOT EXISTS (
              SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper)",
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(row.map(|r| Org {
         id: r.get(0),
         name: r.get(1),
@@ -280,14 +295,17 @@ pub struct OrgRow {
 /// Every organization the connected role may see, with its molecule count
 /// (counted as the tenant: the policies are forced, even for the owner).
 pub async fn list_orgs(pool: &PgPool) -> Result<Vec<OrgRow>> {
-    let orgs: Vec<(Uuid, String, Option<String>)> =
-        sqlx::query_as("SELECT id, name, database_location FROM organizations ORDER BY name")
-            .fetch_all(pool)
-            .await?;
+    let mut tx = pool.begin().await?;
+    let orgs: Vec<(Uuid, String, Option<String>)> = crate::db::pooler::query_as(
+        "SELECT id, name, database_location FROM organizations ORDER BY name",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     let mut out = Vec::with_capacity(orgs.len());
     for (id, name, location) in orgs {
         let mut tx = tenant(pool, id).await?;
-        let molecules: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
+        let molecules: i64 = crate::db::pooler::query_scalar("SELECT count(*) FROM molecules")
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

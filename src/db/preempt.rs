@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection, Postgres, Transaction};
+use sqlx::{Connection, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -41,29 +41,39 @@ pub async fn with_parent_locks<T, F>(
 where
     F: for<'a, 'c> FnMut(&'a mut Transaction<'c, Postgres>) -> Step<'a, T>,
 {
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut *conn)
-        .await?;
     let ended = Arc::new(Mutex::new(Vec::new()));
-    let watcher = tokio::spawn(end_tenant_blockers(watch, pid, ended.clone()));
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
+        let mut watcher = None;
         let result = async {
             let mut tx = conn.begin().await?;
+            // The backend is asked inside the transaction: behind a pooler
+            // each transaction may run on another server connection.
+            let pid: i32 = super::pooler::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *tx)
+                .await?;
+            watcher = Some(tokio::spawn(end_tenant_blockers(
+                watch.clone(),
+                pid,
+                ended.clone(),
+            )));
             for setting in [
                 format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"),
                 // Waiting for locks is bounded; the work is not (the check
                 // of a foreign key grows with the rows).
                 "SET LOCAL statement_timeout = 0".to_owned(),
             ] {
-                sqlx::query(&setting).execute(&mut *tx).await?;
+                super::pooler::query(&setting).execute(&mut *tx).await?;
             }
             let value = step(&mut tx).await?;
             tx.commit().await?;
             Ok::<T, Error>(value)
         }
         .await;
+        if let Some(w) = watcher {
+            w.abort();
+        }
         match result {
             Err(e) if lock_timeout(&e) && attempt < ATTEMPTS => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -71,7 +81,6 @@ where
             other => break other,
         }
     };
-    watcher.abort();
     let ended = ended
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -110,23 +119,26 @@ async fn end_tenant_blockers(watch: PgConnectOptions, pid: i32, ended: Arc<Mutex
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
-        let blockers: Vec<(i32, String)> = match sqlx::query_as(
+        // The simple protocol (no parameters: the pid is an integer of
+        // ours), which works through a transaction pooler as well.
+        let sql = format!(
             "SELECT b.pid, coalesce(b.usename::text, '')
              FROM pg_stat_activity b
-             WHERE b.pid = ANY (pg_blocking_pids($1))
+             WHERE b.pid = ANY (pg_blocking_pids({pid}))
                AND b.usesysid IS NOT NULL
                AND pg_has_role(b.usesysid, 'molingest_app', 'MEMBER')
                AND NOT pg_has_role(b.usesysid,
                      (SELECT relowner FROM pg_class WHERE oid = 'public.organizations'::regclass),
-                     'MEMBER')",
-        )
-        .bind(pid)
-        .fetch_all(&mut conn)
-        .await
-        {
-            Ok(rows) => rows,
-            Err(_) => return,
-        };
+                     'MEMBER')"
+        );
+        let blockers: Vec<(i32, String)> =
+            match sqlx::Executor::fetch_all(&mut conn, sql.as_str()).await {
+                Ok(rows) => rows
+                    .iter()
+                    .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+                    .collect(),
+                Err(_) => return,
+            };
         let now = Instant::now();
         since.retain(|p, _| blockers.iter().any(|(b, _)| b == p));
         for (blocker, role) in blockers {
@@ -134,11 +146,12 @@ async fn end_tenant_blockers(watch: PgConnectOptions, pid: i32, ended: Arc<Mutex
             if now.duration_since(first) < GRACE {
                 continue;
             }
-            let done: Result<bool, sqlx::Error> =
-                sqlx::query_scalar("SELECT pg_terminate_backend($1)")
-                    .bind(blocker)
-                    .fetch_one(&mut conn)
-                    .await;
+            let done: Result<bool, sqlx::Error> = sqlx::Executor::fetch_one(
+                &mut conn,
+                format!("SELECT pg_terminate_backend({blocker})").as_str(),
+            )
+            .await
+            .and_then(|r| r.try_get(0));
             if matches!(done, Ok(true)) {
                 since.remove(&blocker);
                 ended

@@ -36,7 +36,7 @@ pub fn check(key: &str, value: &str) -> Result<i64> {
 
 pub async fn set(pool: &PgPool, org: Uuid, key: &str, days: i64) -> Result<()> {
     let mut tx = tenant(pool, org).await?;
-    sqlx::query(
+    crate::db::pooler::query(
         "INSERT INTO organization_config (organization_id, key, value) VALUES ($1, $2, to_jsonb($3::bigint))
          ON CONFLICT (organization_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
     )
@@ -52,7 +52,7 @@ pub async fn set(pool: &PgPool, org: Uuid, key: &str, days: i64) -> Result<()> {
 /// Every setting of the organization, as (key, JSON text).
 pub async fn settings(pool: &PgPool, org: Uuid) -> Result<Vec<(String, String)>> {
     let mut tx = tenant(pool, org).await?;
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String)> = crate::db::pooler::query_as(
         "SELECT key, value::text FROM organization_config WHERE organization_id = $1 ORDER BY key",
     )
     .bind(org)
@@ -126,7 +126,7 @@ pub async fn apply(pool: &PgPool, org: Uuid, dry_run: bool) -> Result<Expired> {
         };
         out.audit_rows = count(&mut tx, sql, org, d).await?;
         if !dry_run && out.audit_rows > 0 {
-            sqlx::query(
+            crate::db::pooler::query(
                 "INSERT INTO audit_log (organization_id, actor, action, entity_type, details)
                  VALUES ($1, session_user, 'retention', 'audit_log', jsonb_build_object('rows', $2::bigint))",
             )
@@ -146,7 +146,7 @@ async fn count(
     org: Uuid,
     days: i64,
 ) -> Result<u64> {
-    let n: i64 = sqlx::query_scalar(sql)
+    let n: i64 = crate::db::pooler::query_scalar(sql)
         .bind(org)
         .bind(days)
         .fetch_one(&mut **tx)

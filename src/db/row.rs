@@ -271,8 +271,12 @@ pub static COLUMNS: &[Column] = &[
 
 /// The SQL built from [`COLUMNS`].
 pub struct StageSql {
-    /// `CREATE TEMP TABLE stage_molecules (…)`.
+    /// `CREATE TEMP TABLE stage_molecules (…)`, once per connection.
     pub ddl: String,
+    /// The same, dropped at the end of the transaction that creates it
+    /// (behind a transaction pooler, where a session's table would be
+    /// another client's next transaction's).
+    pub ddl_in_transaction: String,
     /// `COPY stage_molecules (…) FROM STDIN`, in [`COLUMNS`] order.
     pub copy: String,
     /// Move staged rows into `molecules` (new content only, in hash order:
@@ -296,10 +300,9 @@ pub static STAGE: LazyLock<StageSql> = LazyLock::new(|| {
             .map(|c| c.name)
     };
     let join = |it: &mut dyn Iterator<Item = String>| it.collect::<Vec<_>>().join(", ");
-    let ddl = format!(
-        "CREATE TEMP TABLE {STAGE_TABLE} ({}) ON COMMIT DELETE ROWS",
-        join(&mut COLUMNS.iter().map(|c| format!("{} {}", c.name, c.sql_type)))
-    );
+    let columns = join(&mut COLUMNS.iter().map(|c| format!("{} {}", c.name, c.sql_type)));
+    let ddl = format!("CREATE TEMP TABLE {STAGE_TABLE} ({columns}) ON COMMIT DELETE ROWS");
+    let ddl_in_transaction = format!("CREATE TEMP TABLE {STAGE_TABLE} ({columns}) ON COMMIT DROP");
     let copy = format!(
         "COPY {STAGE_TABLE} ({}) FROM STDIN",
         join(&mut COLUMNS.iter().map(|c| c.name.to_owned()))
@@ -348,6 +351,7 @@ pub static STAGE: LazyLock<StageSql> = LazyLock::new(|| {
     );
     StageSql {
         ddl,
+        ddl_in_transaction,
         copy,
         move_rows,
         job_results,
@@ -356,8 +360,10 @@ pub static STAGE: LazyLock<StageSql> = LazyLock::new(|| {
 
 /// Create the staging table on this connection, usable by the tenant role.
 pub async fn create_stage(conn: &mut PgConnection) -> Result<(), Error> {
-    sqlx::query(&STAGE.ddl).execute(&mut *conn).await?;
-    sqlx::query(&format!(
+    crate::db::pooler::query(&STAGE.ddl)
+        .execute(&mut *conn)
+        .await?;
+    crate::db::pooler::query(&format!(
         "GRANT ALL ON TABLE pg_temp.{STAGE_TABLE} TO {TENANT_ROLE}"
     ))
     .execute(&mut *conn)

@@ -1,5 +1,5 @@
-//! Run records (`pipeline_executions`) and the per-source advisory lock
-//! that keeps two loads of one source from writing at once.
+//! Run records (`pipeline_executions`) and the per-source lease (a row of
+//! `load_leases`) that keeps two loads of one source from writing at once.
 
 use super::tenant;
 use crate::error::{Reject, Result};
@@ -8,42 +8,183 @@ use crate::redact;
 use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
-fn source_lock_key(org: Uuid, source: &str) -> i64 {
-    let h = blake3::Hasher::new()
-        .update(org.as_bytes())
-        .update(source.as_bytes())
-        .finalize();
-    let mut k = [0u8; 8];
-    k.copy_from_slice(&h.as_bytes()[..8]);
-    i64::from_le_bytes(k)
+/// How long a lease lasts unless renewed, and how often a run renews it:
+/// a run killed without releasing (SIGKILL, power loss) holds its source
+/// for at most this long.
+pub const LEASE_SECS: f64 = 10.0;
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The leases a run holds: its source's, and while it loads in bulk, the
+/// organization's own (source `''`). Rows of `load_leases`, under row-level
+/// security: a tenant sees and takes only its own organization's leases.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    pub org: Uuid,
+    pub holder: Uuid,
+    pub source: String,
+    /// The organization's lease is held too (a bulk first load).
+    pub org_wide: bool,
 }
 
-/// Take the session advisory lock of (organization, source) on a connection
-/// of its own, held for the run: `Ok(connection)` holds it; `Err(connection)`
-/// means another run holds it (wait with [`wait_lock_source`]).
-pub async fn try_lock_source(
-    url: &str,
-    org: Uuid,
-    source: &str,
-) -> Result<Result<sqlx::PgConnection, sqlx::PgConnection>> {
-    let mut conn = super::connect::bookkeeping(url, "molingest-lock").await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(source_lock_key(org, source))
-        .fetch_one(&mut conn)
+impl Leases {
+    fn sources(&self) -> Vec<String> {
+        let mut v = vec![self.source.clone()];
+        if self.org_wide {
+            v.push(String::new());
+        }
+        v
+    }
+
+    /// Extend every lease held; `false` when one of them is no longer this
+    /// run's (it expired and another run took it).
+    pub async fn renew(&self, conn: &mut sqlx::PgConnection) -> Result<bool> {
+        let sources = self.sources();
+        let mut tx = super::tenant_bookkeeping(&mut *conn, self.org, None).await?;
+        let n = crate::db::pooler::query(
+            "UPDATE load_leases SET expires_at = clock_timestamp() + make_interval(secs => $4)
+             WHERE organization_id = $1 AND source = ANY($2) AND holder = $3",
+        )
+        .bind(self.org)
+        .bind(&sources)
+        .bind(self.holder)
+        .bind(LEASE_SECS)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == sources.len() as u64)
+    }
+
+    /// Give every lease back (the end of the run).
+    pub async fn release(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
+        let mut tx = super::tenant_bookkeeping(&mut *conn, self.org, None).await?;
+        crate::db::pooler::query(
+            "UPDATE load_leases SET holder = NULL, expires_at = NULL
+             WHERE organization_id = $1 AND source = '' AND holder = $2",
+        )
+        .bind(self.org)
+        .bind(self.holder)
+        .execute(&mut *tx)
         .await?;
-    Ok(if got { Ok(conn) } else { Err(conn) })
+        // Released, not deleted: tenants hold no DELETE (a DELETE grant
+        // would let them lock the shared tables; see docs/security.md).
+        crate::db::pooler::query(
+            "UPDATE load_leases SET holder = NULL, expires_at = NULL
+             WHERE organization_id = $1 AND source = $2 AND holder = $3",
+        )
+        .bind(self.org)
+        .bind(&self.source)
+        .bind(self.holder)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-pub async fn wait_lock_source(
+/// Take the lease of (organization, source) for a new run: `Some` when
+/// taken, `None` when another live run holds it.
+pub async fn try_lease_source(
     conn: &mut sqlx::PgConnection,
     org: Uuid,
     source: &str,
-) -> Result<()> {
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(source_lock_key(org, source))
-        .execute(conn)
+    holder: Uuid,
+) -> Result<Option<Leases>> {
+    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let got: Option<bool> = crate::db::pooler::query_scalar(
+        "INSERT INTO load_leases AS l (organization_id, source, holder, expires_at)
+         VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4))
+         ON CONFLICT (organization_id, source) DO UPDATE
+             SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE l.holder IS NULL OR l.expires_at < clock_timestamp()
+         RETURNING true",
+    )
+    .bind(org)
+    .bind(source)
+    .bind(holder)
+    .bind(LEASE_SECS)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(got.map(|_| Leases {
+        org,
+        holder,
+        source: source.to_owned(),
+        org_wide: false,
+    }))
+}
+
+/// What the organization's own lease says, taken under its row lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgLease {
+    /// This run now holds it: no other live run of the organization.
+    Taken,
+    /// Another run holds it (a bulk first load).
+    HeldByBulk,
+    /// Free, but other runs of the organization are live: not taken.
+    Busy,
+    /// Free (and not asked for).
+    Free,
+}
+
+/// Look at (and with `take`, take when no other run of the organization is
+/// live) the organization's own lease. Serialized per organization by the
+/// row lock of its lease row.
+pub async fn org_lease(
+    conn: &mut sqlx::PgConnection,
+    leases: &mut Leases,
+    take: bool,
+) -> Result<OrgLease> {
+    let org = leases.org;
+    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    crate::db::pooler::query(
+        "INSERT INTO load_leases (organization_id, source) VALUES ($1, '') ON CONFLICT DO NOTHING",
+    )
+    .bind(org)
+    .execute(&mut *tx)
+    .await?;
+    let held: bool = crate::db::pooler::query_scalar(
+        "SELECT holder IS NOT NULL AND holder <> $2 AND expires_at > clock_timestamp()
+         FROM load_leases WHERE organization_id = $1 AND source = '' FOR UPDATE",
+    )
+    .bind(org)
+    .bind(leases.holder)
+    .fetch_one(&mut *tx)
+    .await?;
+    let state = if held {
+        OrgLease::HeldByBulk
+    } else if !take {
+        OrgLease::Free
+    } else {
+        let others: bool = crate::db::pooler::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM load_leases WHERE organization_id = $1 AND source <> ''
+                 AND holder <> $2 AND expires_at > clock_timestamp())",
+        )
+        .bind(org)
+        .bind(leases.holder)
+        .fetch_one(&mut *tx)
         .await?;
-    Ok(())
+        if others {
+            OrgLease::Busy
+        } else {
+            crate::db::pooler::query(
+                "UPDATE load_leases SET holder = $2,
+                        expires_at = clock_timestamp() + make_interval(secs => $3)
+                 WHERE organization_id = $1 AND source = ''",
+            )
+            .bind(org)
+            .bind(leases.holder)
+            .bind(LEASE_SECS)
+            .execute(&mut *tx)
+            .await?;
+            OrgLease::Taken
+        }
+    };
+    tx.commit().await?;
+    if state == OrgLease::Taken {
+        leases.org_wide = true;
+    }
+    Ok(state)
 }
 
 /// Record the start of a load (a `pipeline_executions` row of the
@@ -51,7 +192,7 @@ pub async fn wait_lock_source(
 pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
     let run = Uuid::now_v7();
     let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
-    let pipeline: Uuid = sqlx::query_scalar(
+    let pipeline: Uuid = crate::db::pooler::query_scalar(
         "INSERT INTO pipelines (organization_id, name, definition)
          VALUES ($1, 'molingest load', '{\"tool\": \"molingest\"}')
          ON CONFLICT (organization_id, name) DO UPDATE SET name = EXCLUDED.name
@@ -60,7 +201,7 @@ pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
     .bind(org)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    crate::db::pooler::query(
         "INSERT INTO pipeline_executions (id, organization_id, pipeline_id, status, source)
          VALUES ($4, $1, $2, 'running', $3)",
     )
@@ -115,7 +256,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     stats["notices"] = serde_json::json!(notices);
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
     let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
-    sqlx::query(
+    crate::db::pooler::query(
         "UPDATE pipeline_executions SET
             status = $3::job_status, finished_at = now(),
             files_seen = $4, files_loaded = $5, files_skipped = $6, files_failed = $7,
@@ -151,7 +292,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
 pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<Vec<Uuid>> {
     let stale: Vec<Uuid> = {
         let mut tx = tenant(pool, org).await?;
-        let ids = sqlx::query_scalar(
+        let ids = crate::db::pooler::query_scalar(
             "SELECT id FROM pipeline_executions
              WHERE organization_id = $1 AND source = $2 AND status = 'running'",
         )
@@ -166,7 +307,7 @@ pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<
     // One transaction per run, so each closing is audited under its run.
     for run in stale {
         let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
-        let ids: Vec<Uuid> = sqlx::query_scalar(
+        let ids: Vec<Uuid> = crate::db::pooler::query_scalar(
         "UPDATE pipeline_executions SET status = 'failed', finished_at = now(),
                 error = 'the run ended without closing (killed, power loss or lost database); closed by the next run'
          WHERE organization_id = $1 AND id = $2 AND status = 'running'
@@ -190,7 +331,7 @@ pub async fn after_load(pool: &PgPool, org: Uuid, added: u64) -> Result<()> {
         return Ok(());
     }
     let mut tx = tenant(pool, org).await?;
-    sqlx::query("SELECT molingest_after_load($1, $2)")
+    crate::db::pooler::query("SELECT molingest_after_load($1, $2)")
         .bind(org)
         .bind(added as i64)
         .execute(&mut *tx)

@@ -104,16 +104,16 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
 /// insert the same new structure twice.
 pub async fn move_by_structure(conn: &mut PgConnection, org: Uuid) -> Result<Moved, Error> {
     let (hi, lo) = org.as_u64_pair();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    crate::db::pooler::query("SELECT pg_advisory_xact_lock($1)")
         .bind((hi ^ lo ^ 0x5354_5255_4354) as i64)
         .execute(&mut *conn)
         .await?;
-    let molecules = sqlx::query(&SQL.molecules)
+    let molecules = crate::db::pooler::query(&SQL.molecules)
         .bind(org)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    let occurrences = sqlx::query(&SQL.occurrences)
+    let occurrences = crate::db::pooler::query(&SQL.occurrences)
         .bind(org)
         .execute(&mut *conn)
         .await?

@@ -16,7 +16,7 @@ pub async fn present(pool: &PgPool, org: Uuid, hashes: &[[u8; 32]]) -> Result<Ha
     let mut tx = tenant(pool, org).await?;
     for chunk in hashes.chunks(10_000) {
         let list: Vec<Vec<u8>> = chunk.iter().map(|h| h.to_vec()).collect();
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+        let rows: Vec<Vec<u8>> = crate::db::pooler::query_scalar(
             "SELECT m.content_hash FROM unnest($2::bytea[]) AS h(hash)
              JOIN molecules m ON m.organization_id = $1 AND m.content_hash = h.hash
              UNION

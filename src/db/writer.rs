@@ -16,7 +16,10 @@ use uuid::Uuid;
 
 pub(super) async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
     let mut conn = super::connection(url, "molingest-writer").await?;
-    create_stage(&mut conn).await?;
+    // Behind a transaction pooler each batch creates its own (write_batch).
+    if !super::pooler::transaction_pooler() {
+        create_stage(&mut conn).await?;
+    }
     Ok(conn)
 }
 
@@ -141,12 +144,18 @@ async fn write_batch(
     // A run stopped mid-batch drops this connection: the server notices
     // within a second and stops the statement, rather than finishing a
     // batch nobody will commit.
-    sqlx::query("SELECT set_config('client_connection_check_interval', '1000', true)")
+    crate::db::pooler::query("SELECT set_config('client_connection_check_interval', '1000', true)")
         .execute(&mut *tx)
         .await?;
     let mut moved = Moved::default();
     let mut results = (0, 0);
     if batch.rows > 0 {
+        if super::pooler::transaction_pooler() {
+            // Created as the organization's role, which owns it; gone at commit.
+            super::pooler::query(&STAGE.ddl_in_transaction)
+                .execute(&mut *tx)
+                .await?;
+        }
         let copied = tokio::time::timeout(COPY_STALL, async {
             let mut copy = tx.copy_in_raw(&STAGE.copy).await?;
             copy.send(batch.copy.as_slice()).await?;
@@ -162,7 +171,7 @@ async fn write_batch(
         }
         moved = match dedup {
             Dedup::Record => Moved {
-                molecules: sqlx::query(&STAGE.move_rows)
+                molecules: crate::db::pooler::query(&STAGE.move_rows)
                     .bind(org)
                     .execute(&mut *tx)
                     .await?
@@ -172,7 +181,7 @@ async fn write_batch(
             Dedup::Structure => super::structure::move_by_structure(&mut tx, org).await?,
         };
         if let Some(job) = job {
-            let (n, unscored): (i64, i64) = sqlx::query_as(&STAGE.job_results)
+            let (n, unscored): (i64, i64) = crate::db::pooler::query_as(&STAGE.job_results)
                 .bind(org)
                 .bind(job)
                 .fetch_one(&mut *tx)

@@ -97,9 +97,10 @@ pub async fn connect_ready(url: &str) -> Result<PgPool> {
 
 /// Once the schema exists, only the administrator changes it.
 async fn require_admin_if_migrated(pool: &PgPool, what: &str) -> Result<()> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('organizations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if exists {
         db::orgs::require_admin(pool, what).await?;
     }
@@ -264,8 +265,9 @@ pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
         let id = db::orgs::add_org_row(&tenant_pool, &name, None, None).await?;
         // Only this organization's role (and the administrator) may connect
         // to its database: PUBLIC's default CONNECT and TEMPORARY go.
-        let db_name: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&tenant_pool)
+        let mut tx = tenant_pool.begin().await?;
+        let db_name: String = db::pooler::query_scalar("SELECT current_database()")
+            .fetch_one(&mut *tx)
             .await?;
         let ident = db_name.replace('"', "\"\"");
         for sql in [
@@ -275,10 +277,15 @@ pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
                 db::orgs::org_role(id)
             ),
         ] {
-            sqlx::query(&sql).execute(&tenant_pool).await.map_err(|e| {
-                Error::from(e).during("restricting who may connect to the organization's database")
-            })?;
+            db::pooler::query(&sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    Error::from(e)
+                        .during("restricting who may connect to the organization's database")
+                })?;
         }
+        tx.commit().await?;
         tenant_pool.close().await;
         db::orgs::add_org_row(&pool, &name, Some(id), Some(&location)).await
     })
@@ -294,7 +301,7 @@ async fn connect_creating(url: &str) -> Result<PgPool> {
             server.set_path("/postgres");
             let admin = db::connect(server.as_str()).await?;
             let ident = name.replace('"', "\"\"");
-            sqlx::query(&format!("CREATE DATABASE \"{ident}\""))
+            sqlx::raw_sql(&format!("CREATE DATABASE \"{ident}\""))
                 .execute(&admin)
                 .await?;
             admin.close().await;

@@ -129,11 +129,13 @@ pub fn export(url: &str, name: &str, dir: &Path) -> Result<Manifest> {
 }
 
 async fn chrono_now(pool: &sqlx::PgPool) -> Result<String> {
-    Ok(sqlx::query_scalar(
-        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-    )
-    .fetch_one(pool)
-    .await?)
+    use sqlx::Row;
+    // The simple protocol: one round trip, safe behind a pooler.
+    let row =
+        sqlx::raw_sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+            .fetch_one(pool)
+            .await?;
+    Ok(row.try_get(0)?)
 }
 
 /// What an import did.
@@ -175,11 +177,13 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
         let org = match db::find_org(&control, &name).await {
             Ok(org) => org,
             Err(Error::UnknownOrganization(_)) => {
+                let mut tx = control.begin().await?;
                 let taken: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)")
+                    crate::db::pooler::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)")
                         .bind(manifest.organization.id)
-                        .fetch_one(&control)
+                        .fetch_one(&mut *tx)
                         .await?;
+                tx.commit().await?;
                 let id = (!taken).then_some(manifest.organization.id);
                 orgs::add_org_row(&control, &name, id, None).await?;
                 db::find_org(&control, &name).await?
@@ -316,7 +320,8 @@ async fn drop_db(url: &str) -> Result<()> {
     let name = server.path().trim_start_matches('/').replace('"', "\"\"");
     server.set_path("/postgres");
     let mut conn = crate::db::connection(server.as_str(), "molingest").await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+    // Not in a transaction (PostgreSQL refuses): the simple protocol.
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut conn)
         .await?;
     Ok(())

@@ -160,7 +160,10 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     let (org, org_name, pool) = (located.org.id, located.org.name, located.pool);
     let url = located.url.as_str();
     let database = db::connect::target(url)?;
-    let mut lock = rt.block_on(take_lock(url, org, &org_name, &source))?;
+    let (lock, leases) = rt.block_on(take_lock(url, org, &org_name, &source))?;
+    // From here the leases are renewed, and given back when the run ends
+    // (also when it fails): see [`Watch`].
+    let mut watch = Watch::start(rt.handle(), lock, leases.clone(), req.cancel.clone());
     // An organization's first load takes the bulk path when it can.
     let ineligible = if req.docking.is_some() {
         Some("--docking-job")
@@ -169,14 +172,16 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     } else {
         None
     };
+    let mut leases = leases;
     let choice = rt.block_on(db::load_path::choose(
         url,
-        org,
-        &org_name,
-        &mut lock,
+        &pool,
+        (org, &org_name),
+        &mut leases,
         !req.no_bulk,
         ineligible,
     ))?;
+    watch.set(&leases);
     // Runs of this source still `running` died without closing: close them.
     let stale = rt
         .block_on(db::close_stale_runs(&pool, org, &source))
@@ -186,7 +191,6 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         .map_err(|e| e.during("recording the run's start"))?;
     // From here on the run record is closed on every way out: the body's
     // own end, or any error it returns.
-    let watch = rt.spawn(watch_lock(lock, req.cancel.clone()));
     let ctx = RunContext {
         rt: &rt,
         roots: &roots,
@@ -227,7 +231,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
             if let Err(closing) = rt.block_on(db::finish_run(&pool, org, run, &end)) {
                 eprintln!("molingest: could not record the run's end: {closing}");
             }
-            watch.abort();
+            drop(watch);
             return Err(e);
         }
     };
@@ -244,7 +248,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         error: ran.error.as_deref(),
     };
     let closed = rt.block_on(db::finish_run(&pool, org, run, &end));
-    watch.abort();
+    drop(watch);
     closed.map_err(|e| e.during("recording the run's end"))?;
     Ok(LoadReport {
         run_id: run,
@@ -402,12 +406,15 @@ fn run_body(
         // A writer stopped mid-batch because the run was asked to stop is
         // not a failure of its own: the reason for stopping is.
         (Err(e), _) if !matches!(e.root(), Error::Cancelled) => {
-            Some(crate::redact::text(&e.to_string()))
+            let text = e.to_string();
+            // A pooler's refusal, for a run that was not told it is behind one.
+            let text = db::pooler::explain(&text).unwrap_or(text);
+            Some(crate::redact::text(&text))
         }
         (_, Some(Cancel::ERROR_BUDGET)) => Some(req.budget.describe(&stats)),
         (_, Some(Cancel::LOCK_LOST)) => Some(
-            "lost the run's advisory lock (its connection ended): stopped so that no other \
-             load of this source writes beside this one; run it again"
+            "lost the run's lock (its lease of the source could not be renewed): stopped so \
+             that no other load of this source writes beside this one; run it again"
                 .to_owned(),
         ),
         _ if summary.listings_failed > 0 => Some(format!(
@@ -477,36 +484,111 @@ pub(crate) fn reject_log(
 }
 
 /// One load of a source into an organization at a time: a second one waits
-/// for the first, then finds its work done. The lock lives on a connection
-/// of its own, held for the run.
-async fn take_lock(url: &str, org: Uuid, org_name: &str, source: &str) -> Result<PgConnection> {
-    match db::try_lock_source(url, org, source).await? {
-        Ok(lock) => Ok(lock),
-        Err(mut conn) => {
+/// for the first, then finds its work done. The lease is taken and renewed
+/// on a connection of its own.
+async fn take_lock(
+    url: &str,
+    org: Uuid,
+    org_name: &str,
+    source: &str,
+) -> Result<(PgConnection, db::Leases)> {
+    let mut conn = db::connect::bookkeeping(url, "molingest-lock").await?;
+    let holder = Uuid::now_v7();
+    let mut told = false;
+    loop {
+        if let Some(leases) = db::try_lease_source(&mut conn, org, source, holder).await? {
+            return Ok((conn, leases));
+        }
+        if !told {
             eprintln!(
                 "molingest: another load of {source} into {org_name} is running; waiting for it to finish"
             );
-            db::wait_lock_source(&mut conn, org, source).await?;
-            Ok(conn)
+            told = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The run's leases, renewed every [`db::runs::RENEW_EVERY`] on the lock's
+/// connection: if a renewal fails (the connection ended, the database
+/// stopped answering, the lease expired and another run took it), the run
+/// stops before another can write beside it. Dropped at the end of the
+/// run (or on its failure): the leases are given back.
+struct Watch {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    leases: tokio::sync::watch::Sender<db::Leases>,
+}
+
+impl Watch {
+    fn start(
+        handle: &tokio::runtime::Handle,
+        lock: PgConnection,
+        leases: db::Leases,
+        cancel: Cancel,
+    ) -> Watch {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::watch::channel(leases);
+        let task = handle.spawn(watch_lock(lock, rx, stopped, cancel));
+        Watch {
+            handle: handle.clone(),
+            stop: Some(stop),
+            task: Some(task),
+            leases: tx,
+        }
+    }
+
+    /// The leases changed (the organization's was taken for a bulk load).
+    fn set(&mut self, leases: &db::Leases) {
+        let _ = self.leases.send(leases.clone());
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = self.handle.block_on(async move {
+                tokio::time::timeout(std::time::Duration::from_secs(10), task).await
+            });
         }
     }
 }
 
-/// Hold the lock's connection and check it every second: if it ends, the
-/// lock is gone with it, and the run stops before another can write beside
-/// it. Dropped (lock released) when the run aborts this task.
-async fn watch_lock(mut lock: PgConnection, cancel: Cancel) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+async fn watch_lock(
+    mut lock: PgConnection,
+    leases: tokio::sync::watch::Receiver<db::Leases>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+    cancel: Cancel,
+) {
+    let mut tick = tokio::time::interval(db::runs::RENEW_EVERY);
+    let mut lost = false;
     loop {
-        tick.tick().await;
-        let alive = tokio::time::timeout(
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        if lost {
+            continue;
+        }
+        let current = leases.borrow().clone();
+        let renewed =
+            tokio::time::timeout(std::time::Duration::from_secs(10), current.renew(&mut lock))
+                .await;
+        if !matches!(renewed, Ok(Ok(true))) {
+            cancel.set(Cancel::LOCK_LOST);
+            lost = true;
+        }
+    }
+    if !lost {
+        let current = leases.borrow().clone();
+        let _ = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            sqlx::query("SELECT 1").execute(&mut lock),
+            current.release(&mut lock),
         )
         .await;
-        if !matches!(alive, Ok(Ok(_))) {
-            cancel.set(Cancel::LOCK_LOST);
-            return;
-        }
     }
 }
