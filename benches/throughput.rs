@@ -701,7 +701,7 @@ struct Floor {
 async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
     let mut src = PgConnection::connect(&loaded.url).await?;
     // The staged rows, column for column as the load stages them.
-    use molingest::db::row::{Dest, COLUMNS};
+    use molingest::load::row::{Dest, COLUMNS};
     let select: Vec<String> = COLUMNS
         .iter()
         .map(|c| match c.dest {
@@ -747,12 +747,12 @@ async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
         let org: uuid::Uuid = sqlx::query_scalar("SELECT id FROM organizations")
             .fetch_one(&mut db)
             .await?;
-        molingest::db::row::create_stage(&mut db).await?;
+        molingest::load::row::create_stage(&mut db).await?;
         let start = Instant::now();
         if staging {
             let mut tx = molingest::db::tenant(&mut db, org).await?;
-            copy_in(&mut tx, &molingest::db::row::STAGE.copy, &staged).await?;
-            sqlx::query(&molingest::db::row::STAGE.move_rows)
+            copy_in(&mut tx, &molingest::load::row::STAGE.copy, &staged).await?;
+            sqlx::query(&molingest::load::row::STAGE.move_rows)
                 .bind(org)
                 .execute(&mut *tx)
                 .await?;

@@ -2,8 +2,8 @@
 //! help text that teaches them. `main.rs` turns these into requests.
 
 use clap::{Parser, Subcommand};
-use molingest::db::sink::BatchLimits;
 use molingest::identity::IdentityMode;
+use molingest::load::sink::BatchLimits;
 use std::path::PathBuf;
 
 pub const EXAMPLES: &str = "\

@@ -20,6 +20,7 @@ pub mod error;
 pub mod exit;
 pub mod formats;
 pub mod identity;
+pub mod load;
 pub mod pipeline;
 pub mod private_fs;
 pub mod properties;

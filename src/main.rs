@@ -6,9 +6,9 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use molingest::db::sink::{BatchLimits, SinkOptions};
-use molingest::db::structure::Dedup;
 use molingest::exit::Exit;
+use molingest::load::sink::{BatchLimits, SinkOptions};
+use molingest::load::structure::Dedup;
 use molingest::pipeline::shard::Shard;
 use molingest::pipeline::{Cancel, ErrorBudget};
 use molingest::redact;

@@ -6,31 +6,21 @@
 //! security (forced, keyed on the role) holds on the load path as it does
 //! for any other client. See README § Security for the model.
 
-pub mod bulk;
 pub mod connect;
-mod copy_format;
 pub mod docking;
-mod files;
-pub mod known;
 pub mod lifecycle;
-pub mod load_path;
 pub mod orgs;
 pub mod pooler;
 pub mod preempt;
 pub mod retention;
 pub mod routing;
-pub mod row;
-pub mod runs;
-pub mod sink;
-pub mod structure;
 pub mod verify;
-mod writer;
 
-pub use connect::{connect, connection, Target};
-pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
-pub use runs::{
+pub use crate::load::runs::{
     begin_run, close_stale_runs, finish_run, try_lease_source, Leases, RunEnd, RunStatus,
 };
+pub use connect::{connect, connection, Target};
+pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
 
 use crate::error::Result;
 use sqlx::migrate::Migrator;

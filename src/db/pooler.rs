@@ -21,7 +21,7 @@
 //! each ended by Sync: outside a transaction a pooler may give them to two
 //! different server connections), and statements that cannot run in one
 //! (`CREATE DATABASE`) take the simple protocol; runs are kept apart by
-//! leases (rows), not session advisory locks ([`super::runs::Leases`]).
+//! leases (rows), not session advisory locks ([`crate::load::runs::Leases`]).
 //! The direct path keeps sqlx's cached named statements (one round trip a
 //! statement instead of two).
 

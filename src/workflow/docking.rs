@@ -1,9 +1,9 @@
 //! `load --docking-job JOB [--receptor FILE]`: the poses of a load become
 //! the results of a docking job, in the design's tables.
 
-use crate::db::sink::{DbSink, SinkOptions};
 use crate::db::{self};
 use crate::error::{Error, Result};
+use crate::load::sink::{DbSink, SinkOptions};
 use crate::pipeline::stats::{RejectLog, Stats};
 use crate::pipeline::{self, Event, Options, Outcome, Sink};
 use crate::source::Root;

@@ -5,18 +5,18 @@
 use super::docking::DockingRequest;
 use super::scan::exit_for;
 use super::{pipeline_options, resumed, roots, runtime, Display, Tuning};
-use crate::db::bulk::BulkSink;
-use crate::db::load_path::LoadPath;
-use crate::db::sink::{DbSink, FileDone, SinkOptions};
 use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::load::bulk::BulkSink;
+use crate::load::lease::{take_lock, Watch};
+use crate::load::path::LoadPath;
+use crate::load::sink::{DbSink, FileDone, SinkOptions};
 use crate::pipeline::progress::Follow;
 use crate::pipeline::shard::Shard;
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
 use crate::pipeline::{self, with_progress, Cancel, ErrorBudget};
 use crate::source::Root;
-use sqlx::PgConnection;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -167,13 +167,13 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     // An organization's first load takes the bulk path when it can.
     let ineligible = if req.docking.is_some() {
         Some("--docking-job")
-    } else if req.sink.dedup != crate::db::structure::Dedup::Record {
+    } else if req.sink.dedup != crate::load::structure::Dedup::Record {
         Some("--dedup structure")
     } else {
         None
     };
     let mut leases = leases;
-    let choice = rt.block_on(db::load_path::choose(
+    let choice = rt.block_on(crate::load::path::choose(
         url,
         &pool,
         (org, &org_name),
@@ -302,7 +302,7 @@ struct Ran {
 fn run_body(
     req: &LoadRequest,
     ctx: &RunContext<'_>,
-    mut choice: db::load_path::Choice,
+    mut choice: crate::load::path::Choice,
     stale: &[Uuid],
     receptor_hash: Option<[u8; 32]>,
 ) -> Result<Ran> {
@@ -427,7 +427,11 @@ fn run_body(
     let signal = cancelled.filter(|_| error.is_none());
     // Searches stay fast after an incremental load (a failure here is
     // noted, not fatal: the rows are in).
-    if let Err(e) = rt.block_on(db::runs::after_load(pool, org, summary.records_inserted)) {
+    if let Err(e) = rt.block_on(crate::load::runs::after_load(
+        pool,
+        org,
+        summary.records_inserted,
+    )) {
         log.notice(format!("after-load maintenance failed: {e}"));
     }
     if summary.poses_without_score > 0 {
@@ -480,115 +484,5 @@ pub(crate) fn reject_log(
             .with_dir(d)
             .map_err(|e| Error::Usage(format!("--rejects-dir {}: {e}", d.display()))),
         None => Ok(log),
-    }
-}
-
-/// One load of a source into an organization at a time: a second one waits
-/// for the first, then finds its work done. The lease is taken and renewed
-/// on a connection of its own.
-async fn take_lock(
-    url: &str,
-    org: Uuid,
-    org_name: &str,
-    source: &str,
-) -> Result<(PgConnection, db::Leases)> {
-    let mut conn = db::connect::bookkeeping(url, "molingest-lock").await?;
-    let holder = Uuid::now_v7();
-    let mut told = false;
-    loop {
-        if let Some(leases) = db::try_lease_source(&mut conn, org, source, holder).await? {
-            return Ok((conn, leases));
-        }
-        if !told {
-            eprintln!(
-                "molingest: another load of {source} into {org_name} is running; waiting for it to finish"
-            );
-            told = true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-}
-
-/// The run's leases, renewed every [`db::runs::RENEW_EVERY`] on the lock's
-/// connection: if a renewal fails (the connection ended, the database
-/// stopped answering, the lease expired and another run took it), the run
-/// stops before another can write beside it. Dropped at the end of the
-/// run (or on its failure): the leases are given back.
-struct Watch {
-    handle: tokio::runtime::Handle,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    leases: tokio::sync::watch::Sender<db::Leases>,
-}
-
-impl Watch {
-    fn start(
-        handle: &tokio::runtime::Handle,
-        lock: PgConnection,
-        leases: db::Leases,
-        cancel: Cancel,
-    ) -> Watch {
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let (tx, rx) = tokio::sync::watch::channel(leases);
-        let task = handle.spawn(watch_lock(lock, rx, stopped, cancel));
-        Watch {
-            handle: handle.clone(),
-            stop: Some(stop),
-            task: Some(task),
-            leases: tx,
-        }
-    }
-
-    /// The leases changed (the organization's was taken for a bulk load).
-    fn set(&mut self, leases: &db::Leases) {
-        let _ = self.leases.send(leases.clone());
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = self.handle.block_on(async move {
-                tokio::time::timeout(std::time::Duration::from_secs(10), task).await
-            });
-        }
-    }
-}
-
-async fn watch_lock(
-    mut lock: PgConnection,
-    leases: tokio::sync::watch::Receiver<db::Leases>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-    cancel: Cancel,
-) {
-    let mut tick = tokio::time::interval(db::runs::RENEW_EVERY);
-    let mut lost = false;
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tick.tick() => {}
-        }
-        if lost {
-            continue;
-        }
-        let current = leases.borrow().clone();
-        let renewed =
-            tokio::time::timeout(std::time::Duration::from_secs(10), current.renew(&mut lock))
-                .await;
-        if !matches!(renewed, Ok(Ok(true))) {
-            cancel.set(Cancel::LOCK_LOST);
-            lost = true;
-        }
-    }
-    if !lost {
-        let current = leases.borrow().clone();
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            current.release(&mut lock),
-        )
-        .await;
     }
 }

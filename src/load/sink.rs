@@ -177,7 +177,7 @@ impl DbSink {
             docking_job,
             dedup,
         } = options;
-        let mut control = rt.block_on(super::connect::bookkeeping(url, "molingest"))?;
+        let mut control = rt.block_on(crate::db::connect::bookkeeping(url, "molingest"))?;
         let known: Arc<dyn Known> = if reread_all {
             Arc::new(NothingKnown)
         } else {

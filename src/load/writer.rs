@@ -6,7 +6,7 @@
 use super::row::{create_stage, STAGE};
 use super::sink::Batch;
 use super::structure::{Dedup, Moved};
-use super::tenant_in_run;
+use crate::db::tenant_in_run;
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
 use sqlx::postgres::PgConnection;
@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub(super) async fn connect_writer(url: &str) -> Result<PgConnection, Error> {
-    let mut conn = super::connection(url, "molingest-writer").await?;
+    let mut conn = crate::db::connection(url, "molingest-writer").await?;
     // Behind a transaction pooler each batch creates its own (write_batch).
-    if !super::pooler::transaction_pooler() {
+    if !crate::db::pooler::transaction_pooler() {
         create_stage(&mut conn).await?;
     }
     Ok(conn)
@@ -150,9 +150,9 @@ async fn write_batch(
     let mut moved = Moved::default();
     let mut results = (0, 0);
     if batch.rows > 0 {
-        if super::pooler::transaction_pooler() {
+        if crate::db::pooler::transaction_pooler() {
             // Created as the organization's role, which owns it; gone at commit.
-            super::pooler::query(&STAGE.ddl_in_transaction)
+            crate::db::pooler::query(&STAGE.ddl_in_transaction)
                 .execute(&mut *tx)
                 .await?;
         }

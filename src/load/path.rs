@@ -67,7 +67,7 @@ pub async fn choose(
     loop {
         match org_lease(&mut conn, leases, want_bulk).await? {
             OrgLease::Taken => {
-                let mut control = super::connect::bookkeeping(url, "molingest-bulk").await?;
+                let mut control = crate::db::connect::bookkeeping(url, "molingest-bulk").await?;
                 // No other load of this organization is running: what a
                 // bulk load left behind is garbage.
                 let mut tx = control.begin().await?;
@@ -130,7 +130,7 @@ pub async fn choose(
 
 /// Give the organization's lease back (a bulk load that found molecules).
 async fn release_org_lease(conn: &mut PgConnection, leases: &mut Leases) -> Result<(), Error> {
-    let mut tx = super::tenant_bookkeeping(&mut *conn, leases.org, None).await?;
+    let mut tx = crate::db::tenant_bookkeeping(&mut *conn, leases.org, None).await?;
     crate::db::pooler::query(
         "UPDATE load_leases SET holder = NULL, expires_at = NULL
          WHERE organization_id = $1 AND source = '' AND holder = $2",
@@ -160,7 +160,7 @@ async fn is_empty(conn: &mut PgConnection, org: Uuid, owner: bool) -> Result<boo
         tx.commit().await?;
         return Ok(empty);
     }
-    let mut tx = super::tenant(&mut *conn, org).await?;
+    let mut tx = crate::db::tenant(&mut *conn, org).await?;
     let empty: bool = crate::db::pooler::query_scalar(
         "SELECT NOT EXISTS (SELECT 1 FROM molecules WHERE organization_id = $1)",
     )

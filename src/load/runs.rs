@@ -1,7 +1,7 @@
 //! Run records (`pipeline_executions`) and the per-source lease (a row of
 //! `load_leases`) that keeps two loads of one source from writing at once.
 
-use super::tenant;
+use crate::db::tenant;
 use crate::error::{Reject, Result};
 use crate::pipeline::stats::Summary;
 use crate::redact;
@@ -39,7 +39,7 @@ impl Leases {
     /// run's (it expired and another run took it).
     pub async fn renew(&self, conn: &mut sqlx::PgConnection) -> Result<bool> {
         let sources = self.sources();
-        let mut tx = super::tenant_bookkeeping(&mut *conn, self.org, None).await?;
+        let mut tx = crate::db::tenant_bookkeeping(&mut *conn, self.org, None).await?;
         let n = crate::db::pooler::query(
             "UPDATE load_leases SET expires_at = clock_timestamp() + make_interval(secs => $4)
              WHERE organization_id = $1 AND source = ANY($2) AND holder = $3",
@@ -57,7 +57,7 @@ impl Leases {
 
     /// Give every lease back (the end of the run).
     pub async fn release(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
-        let mut tx = super::tenant_bookkeeping(&mut *conn, self.org, None).await?;
+        let mut tx = crate::db::tenant_bookkeeping(&mut *conn, self.org, None).await?;
         crate::db::pooler::query(
             "UPDATE load_leases SET holder = NULL, expires_at = NULL
              WHERE organization_id = $1 AND source = '' AND holder = $2",
@@ -90,7 +90,7 @@ pub async fn try_lease_source(
     source: &str,
     holder: Uuid,
 ) -> Result<Option<Leases>> {
-    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     let got: Option<bool> = crate::db::pooler::query_scalar(
         "INSERT INTO load_leases AS l (organization_id, source, holder, expires_at)
          VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4))
@@ -136,7 +136,7 @@ pub async fn org_lease(
     take: bool,
 ) -> Result<OrgLease> {
     let org = leases.org;
-    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     crate::db::pooler::query(
         "INSERT INTO load_leases (organization_id, source) VALUES ($1, '') ON CONFLICT DO NOTHING",
     )
@@ -191,7 +191,7 @@ pub async fn org_lease(
 /// organization's 'molingest load' pipeline).
 pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
     let run = Uuid::now_v7();
-    let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
+    let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
     let pipeline: Uuid = crate::db::pooler::query_scalar(
         "INSERT INTO pipelines (organization_id, name, definition)
          VALUES ($1, 'molingest load', '{\"tool\": \"molingest\"}')
@@ -255,7 +255,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     let mut stats = serde_json::to_value(summary).unwrap_or_default();
     stats["notices"] = serde_json::json!(notices);
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
-    let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
+    let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
     crate::db::pooler::query(
         "UPDATE pipeline_executions SET
             status = $3::job_status, finished_at = now(),
@@ -306,7 +306,7 @@ pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<
     let mut closed = Vec::new();
     // One transaction per run, so each closing is audited under its run.
     for run in stale {
-        let mut tx = super::tenant_in_run(pool, org, Some(run)).await?;
+        let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
         let ids: Vec<Uuid> = crate::db::pooler::query_scalar(
         "UPDATE pipeline_executions SET status = 'failed', finished_at = now(),
                 error = 'the run ended without closing (killed, power loss or lost database); closed by the next run'

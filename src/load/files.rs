@@ -2,7 +2,7 @@
 //! batch holding its rows is sent, and completed (or failed) only once all
 //! of them have committed.
 
-use super::tenant_bookkeeping;
+use crate::db::tenant_bookkeeping;
 use crate::error::Error;
 use crate::pipeline::{FileEnd, FileInfo, Progress};
 use sqlx::postgres::PgConnection;

@@ -61,7 +61,7 @@ impl Known for KnownFiles {
 }
 
 pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFiles> {
-    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     let rows = crate::db::pooler::query(
         "SELECT content_hash, source_uri, size_bytes,
                 (extract(epoch FROM source_mtime) * 1000000)::bigint, etag
@@ -80,7 +80,7 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
             .by_location
             .insert(r.get(1), (r.get(2), r.get(3), r.get(4)));
     }
-    let mut tx = super::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     let rows = crate::db::pooler::query(
         "SELECT content_hash, committed_records, committed_offset, committed_line
          FROM molecule_files WHERE status <> 'completed' AND committed_records > 0",

@@ -5,7 +5,7 @@
 //! [`COLUMNS`], so adding a column touches this list and a migration only.
 
 pub use super::copy_format::Value;
-use super::TENANT_ROLE;
+use crate::db::TENANT_ROLE;
 use crate::error::Error;
 use crate::identity::{IdentityMode, IDENTITY_VERSION};
 use crate::pipeline::{Encoder, FileInfo, Record};

@@ -11,7 +11,7 @@
 //! the tables in for the organization's empty partitions, writes the audit
 //! rows and completes the files (`molingest_bulk_attach`).
 //!
-//! Who takes it ([`super::load_path::choose`]): the schema's owner (a tenant login cannot
+//! Who takes it ([`super::path::choose`]): the schema's owner (a tenant login cannot
 //! create tables: it loads through the staging path, and is told so), for
 //! an organization with no molecules, under the organization's own
 //! lease (a row of `load_leases`) held exclusively: a bulk load starts only
@@ -79,7 +79,7 @@ pub struct BulkSink {
     stats: Arc<Stats>,
     /// Holds the organization lock; registers and completes files; attaches.
     control: PgConnection,
-    /// How the attach's watcher connects (see [`super::preempt`]).
+    /// How the attach's watcher connects (see [`crate::db::preempt`]).
     watch: sqlx::postgres::PgConnectOptions,
     known: Arc<dyn Known>,
     file_ids: HashMap<[u8; 32], Uuid>,
@@ -125,10 +125,10 @@ impl BulkSink {
                     .map_err(|e| e.during("reading the organization's loaded files"))?,
             )
         };
-        let watch = super::connect::options(url)?;
+        let watch = crate::db::connect::options(url)?;
         let mut copies = Vec::new();
         for parent in ["molecules", "molecule_properties"] {
-            let conn = rt.block_on(super::connection(url, "molingest-bulk"))?;
+            let conn = rt.block_on(crate::db::connection(url, "molingest-bulk"))?;
             let (tx, rx) = mpsc::channel(4);
             copies.push((tx, rt.spawn(fill(conn, org, parent, rx, stats.clone()))));
         }
@@ -295,7 +295,7 @@ impl BulkSink {
                 &self.ended,
             ))
             .map_err(|e| e.during("attaching the bulk tables"))?;
-        super::preempt::tell(&ended);
+        crate::db::preempt::tell(&ended);
         Stats::add_time(&self.stats.bulk_attach_ns, t.elapsed());
         kill_point("bulk-attached");
         Stats::add(&self.stats.records_inserted, inserted);
@@ -468,7 +468,7 @@ async fn build(
 
 /// The swap, the audit rows and the files' completion in one transaction,
 /// with a bounded lock wait, retried, tenant sessions that block it ended
-/// after a grace (see [`super::preempt`]). Returns the molecules inserted
+/// after a grace (see [`crate::db::preempt`]). Returns the molecules inserted
 /// and the sessions ended.
 async fn attach(
     control: &mut PgConnection,
@@ -479,7 +479,7 @@ async fn attach(
 ) -> Result<(u64, Vec<String>), Error> {
     // Owned, so that each attempt's future can hold it.
     let ended: Arc<Vec<_>> = Arc::new(ended.to_vec());
-    super::preempt::with_parent_locks(control, watch, |tx| {
+    crate::db::preempt::with_parent_locks(control, watch, |tx| {
         let ended = ended.clone();
         Box::pin(async move {
             let (_how, inserted): (String, i64) = crate::db::pooler::query_as(
@@ -492,7 +492,7 @@ async fn attach(
             .await?;
             // The files are completed as the organization, like any other.
             crate::db::pooler::query("SELECT set_config('role', $1, true)")
-                .bind(super::orgs::org_role(org))
+                .bind(crate::db::orgs::org_role(org))
                 .execute(&mut **tx)
                 .await?;
             mark_completed(tx, org, &ended).await?;
