@@ -70,6 +70,25 @@ fn error_chain(e: &anyhow::Error) -> String {
     redact::text(&out)
 }
 
+/// A password given with `--database-url` is visible to every user of the
+/// machine (`ps`): say so, and where it belongs instead.
+fn warn_password_on_command_line() {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let url = match a.strip_prefix("--database-url") {
+            Some("") => args.next().unwrap_or_default(),
+            Some(v) if v.starts_with('=') => v[1..].to_owned(),
+            _ => continue,
+        };
+        if redact::text(&url) != url {
+            eprintln!(
+                "molingest: warning: the password in --database-url is visible to other users \
+                 (ps); put the URL in DATABASE_URL, or the password in PGPASSWORD or ~/.pgpass"
+            );
+        }
+    }
+}
+
 /// A line on stdout; a closed stdout (`| head`) is not an error.
 pub(crate) fn print_stdout(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -115,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         molingest::db::connect::set_connect_timeout(secs);
     }
     molingest::db::pooler::set_transaction_pooler(cli.pooler == cli::Pooler::Transaction);
+    warn_password_on_command_line();
     let database = Database {
         url: cli.database_url.clone(),
         data_dir: cli.data_dir.clone(),

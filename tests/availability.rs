@@ -489,3 +489,65 @@ fn a_password_with_url_delimiters_never_prints() {
         assert!(!all.contains("cretPW"), "{all}");
     }
 }
+
+/// What a tenant login can still learn of another organization, as
+/// docs/security.md states it: planner estimates through EXPLAIN, and each
+/// partition's row count and size in pg_class. Not the statistics
+/// themselves (pg_stats hides them), and not a single row.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn what_a_tenant_can_still_see_is_what_the_docs_say(pool: PgPool) {
+    let admin = url_of(&pool);
+    let a = molingest::db::add_org(&pool, "a").await.unwrap();
+    let b = molingest::db::add_org(&pool, "b").await.unwrap();
+    let out = molingest_async(&admin, &["load", "sample_data", "--org", "a", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let partition = format!("molecules_{}", a.simple());
+    sqlx::query(&format!("ANALYZE {partition}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    // A formula frequent in A.
+    let formula: String = sqlx::query_scalar(&format!(
+        "SELECT formula FROM {partition} GROUP BY formula ORDER BY count(*) DESC LIMIT 1"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let lb = login(&pool, "b").await;
+    molingest::db::grant_org(&pool, "b", &lb).await.unwrap();
+    let mut c = PgConnection::connect(&url_as(&pool, &lb)).await.unwrap();
+    // No row, no statistic.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let stats: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_stats WHERE tablename LIKE 'molecules\\_%'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(stats, 0, "partition statistics are hidden");
+    // The estimate: a formula A holds often is estimated at more rows than
+    // one nobody holds (the documented leak).
+    let mut plan_rows = Vec::new();
+    for f in [formula.clone(), "C1Xx99".to_owned()] {
+        let sql = format!("EXPLAIN (FORMAT JSON) SELECT * FROM molecules WHERE formula = '{f}'");
+        let plan: serde_json::Value = sqlx::query_scalar(&sql).fetch_one(&mut c).await.unwrap();
+        plan_rows.push(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap());
+    }
+    assert!(
+        plan_rows[0] > plan_rows[1],
+        "EXPLAIN estimates reveal A's frequent formula: {plan_rows:?}"
+    );
+    // The partition's row count, as of its last ANALYZE.
+    let reltuples: f32 = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = $1")
+        .bind(&partition)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(reltuples > 1000.0, "pg_class shows A's size: {reltuples}");
+    c.close().await.unwrap();
+    drop_roles(&pool, &[&lb]).await;
+    drop_org_roles(&pool, &[a, b]).await;
+}
