@@ -262,6 +262,15 @@ fn dotenv_is_configuration_not_programs() {
     let out = molingest_in(&cwd, &[], &["migrate", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(show(&out).contains("fromdotenv"), "{}", show(&out));
+    // … but never with the caller's own password: then .env may not say
+    // where to connect (the password would follow it).
+    let out = molingest_in(&cwd, &[("PGPASSWORD", "mine")], &["migrate", "status"]);
+    assert!(!show(&out).contains("fromdotenv"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ignoring DATABASE_URL"),
+        "{}",
+        show(&out)
+    );
     // … unless the environment says otherwise.
     let real = std::env::var("DATABASE_URL").unwrap_or_default();
     if !real.is_empty() {

@@ -77,9 +77,15 @@ pub fn load_dotenv(dir: &Path) -> Result<Vec<String>> {
         Err(e) => return Err(Error::Input(format!("{}: {e}", path.display()))),
     };
     let mut ignored = Vec::new();
+    // A password the caller's own environment holds never follows a
+    // working directory's `.env` to another server: with PGPASSWORD (or
+    // PGPASSFILE) set, `.env` may not say where to connect.
+    let own_password =
+        std::env::var_os("PGPASSWORD").is_some() || std::env::var_os("PGPASSFILE").is_some();
+    const WHERE: &[&str] = &["DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT"];
     for item in iter {
         let (key, value) = item.map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-        if !DOTENV_VARS.contains(&key.as_str()) {
+        if !DOTENV_VARS.contains(&key.as_str()) || (own_password && WHERE.contains(&key.as_str())) {
             ignored.push(key);
         } else if std::env::var_os(&key).is_none() {
             // Called once at start-up, before any thread exists.
