@@ -60,6 +60,20 @@ async fn an_organization_in_its_own_database_on_this_server(pool: PgPool) {
     let out = run(&control, &["org", "add", "acme", "--database", &location]).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let org: Uuid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    // Only the organization's role may connect to its database.
+    let (public, own_role): (bool, bool) = sqlx::query_as(
+        "SELECT has_database_privilege('public', $1, 'CONNECT'),
+                has_database_privilege($2, $1, 'CONNECT')",
+    )
+    .bind(&own)
+    .bind(molingest::db::org_role(org))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !public && own_role,
+        "CONNECT: PUBLIC {public}, the organization {own_role}"
+    );
     let out = run(&control, &["org", "add", "local"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 

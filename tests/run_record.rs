@@ -71,6 +71,28 @@ async fn a_bad_option_is_refused_before_any_run_exists(pool: PgPool) {
             "{stderr}"
         );
     }
+    // A rejects file planted as a symbolic link is not written through.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere.txt");
+    std::fs::write(&target, "keep me\n").unwrap();
+    let link = dir.path().join("r.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = molingest_async(
+        &url,
+        &[
+            "load",
+            "sample_data",
+            "--org",
+            "a",
+            "--create-org",
+            "--rejects",
+            link.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(show(&out).contains("symbolic link"), "{}", show(&out));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
     assert!(runs(&pool).await.is_empty(), "no run was recorded");
     all_org_roles(&pool).await;
 }
