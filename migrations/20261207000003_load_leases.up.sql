@@ -14,6 +14,9 @@ CREATE TABLE load_leases (
     source          TEXT NOT NULL,
     holder          UUID,
     expires_at      TIMESTAMPTZ,
+    -- The run holding this source's lease has chosen the staging path (a
+    -- bulk first load waits for no run that is still choosing).
+    staging         BOOLEAN NOT NULL DEFAULT false,
     PRIMARY KEY (organization_id, source)
 );
 
@@ -27,4 +30,4 @@ CREATE POLICY load_leases_org_isolation ON load_leases FOR ALL TO PUBLIC
 -- As on every shared table (migration tenant_availability): no DELETE and
 -- no table-level UPDATE for tenants, so no lock stronger than ROW EXCLUSIVE.
 -- A lease is given back by clearing its holder.
-GRANT SELECT, INSERT, UPDATE (source, holder, expires_at) ON load_leases TO molingest_app;
+GRANT SELECT, INSERT, UPDATE (source, holder, expires_at, staging) ON load_leases TO molingest_app;

@@ -139,6 +139,16 @@ async fn release_org_lease(conn: &mut PgConnection, leases: &mut Leases) -> Resu
     .bind(leases.holder)
     .execute(&mut *tx)
     .await?;
+    // It goes on through the staging path.
+    crate::db::pooler::query(
+        "UPDATE load_leases SET staging = true
+         WHERE organization_id = $1 AND source = $2 AND holder = $3",
+    )
+    .bind(leases.org)
+    .bind(&leases.source)
+    .bind(leases.holder)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     leases.org_wide = false;
     Ok(())

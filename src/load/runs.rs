@@ -95,7 +95,7 @@ pub async fn try_lease_source(
         "INSERT INTO load_leases AS l (organization_id, source, holder, expires_at)
          VALUES ($1, $2, $3, clock_timestamp() + make_interval(secs => $4))
          ON CONFLICT (organization_id, source) DO UPDATE
-             SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at, staging = false
              WHERE l.holder IS NULL OR l.expires_at < clock_timestamp()
          RETURNING true",
     )
@@ -156,9 +156,11 @@ pub async fn org_lease(
     } else if !take {
         OrgLease::Free
     } else {
+        // Only runs that have chosen the staging path count: runs still
+        // choosing wait for this row's lock, then find the bulk load.
         let others: bool = crate::db::pooler::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM load_leases WHERE organization_id = $1 AND source <> ''
-                 AND holder <> $2 AND expires_at > clock_timestamp())",
+                 AND holder <> $2 AND staging AND expires_at > clock_timestamp())",
         )
         .bind(org)
         .bind(leases.holder)
@@ -180,6 +182,19 @@ pub async fn org_lease(
             OrgLease::Taken
         }
     };
+    // A run that will write through the staging path says so while it
+    // holds the organization's row, so no bulk load starts beside it.
+    if matches!(state, OrgLease::Free | OrgLease::Busy) {
+        crate::db::pooler::query(
+            "UPDATE load_leases SET staging = true
+             WHERE organization_id = $1 AND source = $2 AND holder = $3",
+        )
+        .bind(org)
+        .bind(&leases.source)
+        .bind(leases.holder)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     if state == OrgLease::Taken {
         leases.org_wide = true;
