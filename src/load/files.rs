@@ -10,14 +10,16 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Register files in `molecule_files` (a file loaded before keeps its row).
+/// Returns the ids of the rows it inserted, by content hash (a file that
+/// was registered before is not among them: see [`file_ids`]).
 pub async fn register_files(
     conn: &mut PgConnection,
     org: Uuid,
     run: Uuid,
     files: &[Arc<FileInfo>],
-) -> Result<(), Error> {
+) -> Result<Vec<([u8; 32], Uuid)>, Error> {
     let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
-    {
+    let inserted: Vec<(Vec<u8>, Uuid)> = {
         let mut uri = Vec::new();
         let mut format = Vec::new();
         let mut compression = Vec::new();
@@ -34,7 +36,7 @@ pub async fn register_files(
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));
             hash.push(f.hash.unwrap_or_default().to_vec());
         }
-        crate::db::pooler::query(
+        crate::db::pooler::query_as(
             "INSERT INTO molecule_files
                  (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash, etag)
              SELECT $1, u.uri, u.format::molecule_format, u.compression, u.size,
@@ -42,7 +44,8 @@ pub async fn register_files(
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[], $8::text[])
                   AS u(uri, format, compression, size, mtime_us, hash, etag)
              ORDER BY u.hash
-             ON CONFLICT (organization_id, content_hash) DO NOTHING",
+             ON CONFLICT (organization_id, content_hash) DO NOTHING
+             RETURNING content_hash, id",
         )
         .bind(org)
         .bind(&uri)
@@ -52,11 +55,14 @@ pub async fn register_files(
         .bind(&mtime)
         .bind(&hash)
         .bind(&etag)
-        .execute(&mut *tx)
-        .await?;
-    }
+        .fetch_all(&mut *tx)
+        .await?
+    };
     tx.commit().await?;
-    Ok(())
+    Ok(inserted
+        .into_iter()
+        .filter_map(|(h, id)| Some((<[u8; 32]>::try_from(h.as_slice()).ok()?, id)))
+        .collect())
 }
 
 /// Mark ended files completed (or failed, when their stream broke).

@@ -292,6 +292,7 @@ impl DbSink {
                 self.run,
                 &files,
             ))
+            .map(|_| ())
             .map_err(|e| e.during("registering files"))
     }
 
