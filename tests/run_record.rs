@@ -47,6 +47,22 @@ fn smiles_file(dir: &std::path::Path, n: usize, poison_at: usize) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// Organization `a`, and a trigger `name` that runs `action` when the row
+/// named `poison` is inserted into `molecules`.
+async fn poison(pool: &PgPool, url: &str, name: &str, action: &str) {
+    let out = molingest_async(url, &["org", "add", "a"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.name = 'poison' THEN {action}; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER {name} BEFORE INSERT ON molecules
+             FOR EACH ROW EXECUTE FUNCTION {name}();"
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_bad_option_is_refused_before_any_run_exists(pool: PgPool) {
     let url = url_of(&pool);
@@ -102,17 +118,13 @@ async fn a_failing_writer_stops_the_run_with_its_cause(pool: PgPool) {
     let url = url_of(&pool);
     let dir = tempfile::tempdir().unwrap();
     let file = smiles_file(dir.path(), 3000, 1500);
-    let out = molingest_async(&url, &["org", "add", "a"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF NEW.name = 'poison' THEN RAISE EXCEPTION 'poisoned batch'; END IF; RETURN NEW; END $$;
-         CREATE TRIGGER refuse_poison BEFORE INSERT ON molecules
-             FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+    poison(
+        &pool,
+        &url,
+        "refuse_poison",
+        "RAISE EXCEPTION 'poisoned batch'",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
+    .await;
     let out = molingest_async(
         &url,
         &[
@@ -154,18 +166,8 @@ async fn sigterm_stops_a_slow_batch_within_seconds(pool: PgPool) {
     let url = url_of(&pool);
     let dir = tempfile::tempdir().unwrap();
     let file = smiles_file(dir.path(), 2000, 1000);
-    let out = molingest_async(&url, &["org", "add", "a"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     // One row makes its batch take two minutes.
-    sqlx::raw_sql(
-        "CREATE FUNCTION slow_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF NEW.name = 'poison' THEN PERFORM pg_sleep(120); END IF; RETURN NEW; END $$;
-         CREATE TRIGGER slow_poison BEFORE INSERT ON molecules
-             FOR EACH ROW EXECUTE FUNCTION slow_poison();",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    poison(&pool, &url, "slow_poison", "PERFORM pg_sleep(120)").await;
     let child = Command::new(env!("CARGO_BIN_EXE_molingest"))
         .args([
             "load",
