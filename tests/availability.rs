@@ -47,7 +47,7 @@ fn url_as(pool: &PgPool, user: &str) -> String {
 }
 
 async fn login(pool: &PgPool, tag: &str) -> String {
-    let name = format!("avail_{tag}_{}", Uuid::new_v4().simple());
+    let name = common::test_login_name(&format!("avail_{tag}"));
     sqlx::query(&format!("CREATE ROLE {name} LOGIN"))
         .execute(pool)
         .await

@@ -230,7 +230,7 @@ async fn a_first_load_goes_bulk_and_ends_as_the_staging_path_does(pool: PgPool) 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_tenant_login_takes_the_staging_path_and_is_told_why(pool: PgPool) {
     let org = molingest::db::add_org(&pool, "acme").await.unwrap();
-    let login = format!("bulk_tenant_{}", Uuid::new_v4().simple());
+    let login = common::test_login_name("bulk_tenant");
     sqlx::query(&format!("CREATE ROLE {login} LOGIN"))
         .execute(&pool)
         .await

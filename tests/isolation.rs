@@ -14,7 +14,7 @@ struct Login {
 }
 
 async fn login(pool: &PgPool, tag: &str) -> Login {
-    let name = format!("iso_{tag}_{}", Uuid::new_v4().simple());
+    let name = common::test_login_name(&format!("iso_{tag}"));
     sqlx::query(&format!("CREATE ROLE {name} LOGIN"))
         .execute(pool)
         .await
@@ -345,8 +345,8 @@ async fn a_least_privilege_login_loads_its_organization(pool: PgPool) {
 async fn org_grant_refuses_roles_that_would_defeat_isolation(pool: PgPool) {
     let a = molingest::db::add_org(&pool, "a").await.unwrap();
     let b = molingest::db::add_org(&pool, "b").await.unwrap();
-    let sup = format!("iso_super_{}", Uuid::new_v4().simple());
-    let bypass = format!("iso_bypass_{}", Uuid::new_v4().simple());
+    let sup = common::test_login_name("iso_super");
+    let bypass = common::test_login_name("iso_bypass");
     sqlx::query(&format!("CREATE ROLE {sup} LOGIN SUPERUSER"))
         .execute(&pool)
         .await

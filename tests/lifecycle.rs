@@ -291,7 +291,7 @@ async fn the_database_writes_the_audit_trail_and_tenants_cannot_touch_it(pool: P
     )
     .await;
     let acme = molingest::db::org_id(&pool, "acme").await.unwrap();
-    let login = format!("audit_{}", Uuid::new_v4().simple());
+    let login = common::test_login_name("audit");
     sqlx::query(&format!("CREATE ROLE {login} LOGIN"))
         .execute(&pool)
         .await
@@ -495,7 +495,7 @@ async fn migrate_down_on_data_needs_its_flag(pool: PgPool) {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn export_and_purge_an_organization_with_its_own_database(pool: PgPool) {
     let url = url_of(&pool);
-    let own = format!("life_{}", Uuid::new_v4().simple());
+    let own = common::test_login_name("life");
     let server = url.rsplit_once('/').unwrap().0.replacen("postgres@", "", 1);
     ok(
         &url,

@@ -599,7 +599,7 @@ async fn an_incremental_load_leaves_no_gin_pending_list(pool: PgPool) {
     // A tenant may call the maintenance for its own organization only.
     let other = molingest::db::add_org(&pool, "other").await.unwrap();
     let acme = molingest::db::org_id(&pool, "acme").await.unwrap();
-    let login = format!("gin_{}", uuid::Uuid::new_v4().simple());
+    let login = common::test_login_name("gin");
     sqlx::query(&format!("CREATE ROLE {login} LOGIN"))
         .execute(&pool)
         .await

@@ -35,7 +35,7 @@ fn server_of(pool: &PgPool) -> String {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn an_organization_in_its_own_database_on_this_server(pool: PgPool) {
     let control = url_of(&pool);
-    let own = format!("routed_{}", Uuid::new_v4().simple());
+    let own = common::test_login_name("routed");
     let location = format!("{}/{own}", server_of(&pool));
 
     // A password in the location is refused, with where it belongs.
@@ -146,7 +146,7 @@ async fn an_organization_on_a_second_server(pool: PgPool) {
     let org: Uuid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
 
     // A least-privilege login, existing on both servers, granted once.
-    let login = format!("route_{}", Uuid::new_v4().simple());
+    let login = common::test_login_name("route");
     sqlx::query(&format!("CREATE ROLE {login} LOGIN"))
         .execute(&pool)
         .await

@@ -1,12 +1,12 @@
 //! Helpers shared by the integration tests.
 //!
-//! Database tests use `#[sqlx::test]`, which needs `DATABASE_URL` to point at
-//! a running PostgreSQL server (the README's test command sets it; `.ci/run`
-//! starts the server if it is down). Each test gets a fresh database that is
-//! dropped afterwards.
+//! Database tests use `#[sqlx::test]`: each test gets a fresh database on
+//! the server `DATABASE_URL` names, dropped afterwards. With `DATABASE_URL`
+//! unset, the test binary starts a private server first ([`server`]).
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod server;
 
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -28,9 +28,14 @@ pub fn url_of(pool: &PgPool) -> String {
         .get_database()
         .unwrap_or("postgres")
         .to_owned();
+    url_in(&base, &db)
+}
+
+/// `base` (a server's URL) with its database replaced by `db`.
+pub fn url_in(base: &str, db: &str) -> String {
     let (without_query, query) = match base.split_once('?') {
         Some((a, q)) => (a.to_owned(), format!("?{q}")),
-        None => (base.clone(), String::new()),
+        None => (base.to_owned(), String::new()),
     };
     let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
     let prefix = match without_query[scheme_end..].find('/') {
@@ -113,6 +118,12 @@ pub fn dir_with(files: &[(&Path, &str)]) -> tempfile::TempDir {
         std::fs::copy(src, dest).expect("copy");
     }
     dir
+}
+
+/// A name for a login role a test creates: [`server`] drops such roles
+/// at exit once nothing depends on them.
+pub fn test_login_name(tag: &str) -> String {
+    format!("molingest_test_{tag}_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// Roles belong to the server and outlive a test's database: drop those a
