@@ -179,6 +179,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "record")]
         dedup: DedupArg,
         #[command(flatten)]
+        sync: SyncArgs,
+        #[command(flatten)]
         tuning: Tuning,
     },
     /// Read, parse and compute without a database (preview a library).
@@ -329,6 +331,36 @@ pub enum DbAction {
     Start,
     Stop,
     Status,
+}
+
+/// `load --sync` and its safeguards.
+#[derive(clap::Args, Debug)]
+pub struct SyncArgs {
+    /// Make the organization follow the sources: after a run that listed them
+    /// completely and read every file to its end, retire their files that changed
+    /// or disappeared, and remove the molecules no current file of the organization
+    /// holds any more (in these sources or any other). Administrator only; not
+    /// with --shard. Nothing is retracted after a listing error, a failed file, a
+    /// signal or an exceeded error budget.
+    #[arg(long, conflicts_with = "shard")]
+    pub sync: bool,
+    /// With --sync: read and compare, print what would be retired and removed, and
+    /// change nothing (no run record, no rows).
+    #[arg(long, requires = "sync")]
+    pub dry_run: bool,
+    /// With --sync: refuse (exit 7, nothing removed) a sync that would remove more
+    /// than N molecules, or more than N% of the organization's molecules.
+    #[arg(long, value_name = "N|N%", requires = "sync")]
+    pub max_retract: Option<molingest::load::sync::MaxRetract>,
+}
+
+impl SyncArgs {
+    pub fn options(&self) -> Option<molingest::load::sync::SyncOptions> {
+        self.sync.then_some(molingest::load::sync::SyncOptions {
+            dry_run: self.dry_run,
+            max_retract: self.max_retract,
+        })
+    }
 }
 
 fn rate(s: &str) -> Result<f64, String> {

@@ -21,6 +21,9 @@ pub enum Exit {
     /// `verify`: some records of the source are neither in the database nor
     /// rejected, or a file could not be read.
     Unaccounted = 6,
+    /// `load --sync`: what was found was loaded, but nothing was retracted:
+    /// the sync would remove more molecules than `--max-retract` allows.
+    SyncRefused = 7,
     /// Stopped by SIGINT (Ctrl-C): committed batches stand; run it again.
     Interrupted = 130,
     /// Stopped by SIGTERM: committed batches stand; run it again.
@@ -54,6 +57,10 @@ impl Exit {
         (
             Exit::Unaccounted,
             "verify: some records are neither in the database nor rejected, or a file could not be read",
+        ),
+        (
+            Exit::SyncRefused,
+            "load --sync: loaded, but nothing retracted: it would remove more molecules than --max-retract allows",
         ),
         (
             Exit::Interrupted,

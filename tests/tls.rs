@@ -247,3 +247,83 @@ fn every_sslmode_against_a_tls_only_server() {
     let out = run_pg(&pg_env("allow", ""), &["org", "list"]);
     assert!(out.status.success(), "{}", show(&out));
 }
+
+/// Set the `postgres` user's password over the cluster's Unix socket.
+fn set_password(cluster: &Cluster, password: &str) {
+    let out = std::process::Command::new(common::pg::pg_bin().join("psql"))
+        .args(["-h", cluster.dir.path().to_str().unwrap()])
+        .args(["-p", &cluster.port.to_string(), "-U", "postgres", "-qXc"])
+        .arg(format!("ALTER ROLE postgres PASSWORD '{password}'"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn a_password_goes_in_cleartext_only_when_allowed() {
+    // A server that asks for the password in cleartext over plain TCP.
+    let cluster = Cluster::start(
+        "local all all trust\nhost all all 127.0.0.1/32 password\n",
+        &["password_encryption=scram-sha-256"],
+        |_| {},
+    );
+    set_password(&cluster, "s3cret");
+    let here = root();
+    let url = |query: &str| {
+        format!(
+            "postgres://postgres:s3cret@127.0.0.1:{}/postgres?{query}",
+            cluster.port
+        )
+    };
+    for query in ["sslmode=disable", "sslmode=prefer", ""] {
+        let out = molingest_in(&here, &[("DATABASE_URL", &url(query))], &["migrate"]);
+        assert_eq!(out.status.code(), Some(1), "{query}: {}", show(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("refusing to send the password in cleartext")
+                && err.contains("require_auth=password"),
+            "{query}: {err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    // Told so, in the URL or as libpq's variable: it connects.
+    let out = molingest_in(
+        &here,
+        &[("DATABASE_URL", &url("require_auth=password"))],
+        &["migrate"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = molingest_in(
+        &here,
+        &[("DATABASE_URL", &url("")), ("PGREQUIREAUTH", "password")],
+        &["org", "list"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // A list that leaves the server's method out is refused by name.
+    let out = molingest_in(
+        &here,
+        &[("DATABASE_URL", &url("require_auth=scram-sha-256"))],
+        &["org", "list"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`password` authentication (unencrypted)"),
+        "{}",
+        show(&out)
+    );
+
+    // A server asking for SCRAM (the password never crosses the wire) is
+    // fine without TLS and without being told.
+    let scram = Cluster::start(
+        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        &["password_encryption=scram-sha-256"],
+        |_| {},
+    );
+    set_password(&scram, "s3cret");
+    let u = format!(
+        "postgres://postgres:s3cret@127.0.0.1:{}/postgres?sslmode=disable",
+        scram.port
+    );
+    let out = molingest_in(&here, &[("DATABASE_URL", &u)], &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}

@@ -165,6 +165,18 @@ pub fn options(url: &str) -> Result<PgConnectOptions> {
             .query_pairs()
             .any(|(k, _)| k == "host" || k == "hostaddr");
     let mut to_parse = parsed.clone();
+    // libpq's require_auth is molingest's to apply (super::require_auth).
+    if parsed.query_pairs().any(|(k, _)| k == "require_auth") {
+        let kept: Vec<(String, String)> = parsed
+            .query_pairs()
+            .filter(|(k, _)| k != "require_auth")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        to_parse.set_query(None);
+        if !kept.is_empty() {
+            to_parse.query_pairs_mut().extend_pairs(kept);
+        }
+    }
     // PGHOST=/dir is a Unix-socket directory; as libpq does, ~/.pgpass
     // matches such a connection as host "localhost". (Otherwise sqlx takes
     // the host from PGHOSTADDR / PGHOST itself.)
@@ -211,7 +223,7 @@ pub fn options(url: &str) -> Result<PgConnectOptions> {
 pub async fn connect(url: &str) -> Result<PgPool> {
     use sqlx::Connection;
     let o = options(url)?.application_name("molingest");
-    let (first, settled) = with_fallback(o, |o: PgConnectOptions| async move {
+    let (first, settled) = with_fallback(url, o, |o: PgConnectOptions| async move {
         sqlx::PgConnection::connect_with(&o).await.map(|c| (c, o))
     })
     .await?;
@@ -226,7 +238,7 @@ pub async fn connect(url: &str) -> Result<PgPool> {
 pub async fn connection(url: &str, name: &str) -> Result<sqlx::PgConnection> {
     use sqlx::Connection;
     let o = options(url)?.application_name(name);
-    with_fallback(o, |o: PgConnectOptions| async move {
+    with_fallback(url, o, |o: PgConnectOptions| async move {
         sqlx::PgConnection::connect_with(&o).await
     })
     .await
@@ -267,7 +279,7 @@ pub async fn bookkeeping(url: &str, name: &str) -> Result<sqlx::PgConnection> {
     if !super::pooler::transaction_pooler() {
         o = o.options([("statement_timeout", "60s")]);
     }
-    with_fallback(o, |o: PgConnectOptions| async move {
+    with_fallback(url, o, |o: PgConnectOptions| async move {
         sqlx::PgConnection::connect_with(&o).await
     })
     .await
@@ -275,8 +287,9 @@ pub async fn bookkeeping(url: &str, name: &str) -> Result<sqlx::PgConnection> {
 
 /// Connect in the sslmode asked for, with libpq's second attempt for
 /// `allow` (plain, then TLS) and `prefer` (TLS, then plain) when the server
-/// refuses the first.
-async fn with_fallback<T, F, Fut>(o: PgConnectOptions, connect: F) -> Result<T>
+/// refuses the first. Each attempt that may go unencrypted first asks the
+/// server how it would authenticate ([`super::require_auth`]).
+async fn with_fallback<T, F, Fut>(url: &str, o: PgConnectOptions, connect: F) -> Result<T>
 where
     F: Fn(PgConnectOptions) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
@@ -290,18 +303,23 @@ where
                 .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut))
         }
     };
+    let auth = super::require_auth::RequireAuth::of(url)?;
     let mode = o.get_ssl_mode();
     let (first, second) = match mode {
         PgSslMode::Allow => (PgSslMode::Disable, Some(PgSslMode::Require)),
         PgSslMode::Prefer => (PgSslMode::Prefer, Some(PgSslMode::Disable)),
         other => (other, None),
     };
+    auth.check(&o, first, limit).await?;
     match connect(o.clone().ssl_mode(first)).await {
         Ok(c) => Ok(c),
         Err(e) => match second {
-            Some(next) if refused_by_server(&e) => connect(o.clone().ssl_mode(next))
-                .await
-                .map_err(|e2| explain(&o, mode, &e2)),
+            Some(next) if refused_by_server(&e) => {
+                auth.check(&o, next, limit).await?;
+                connect(o.clone().ssl_mode(next))
+                    .await
+                    .map_err(|e2| explain(&o, mode, &e2))
+            }
             _ => Err(explain(&o, mode, &e)),
         },
     }

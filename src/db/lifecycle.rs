@@ -23,6 +23,7 @@ pub const ORG_TABLES: &[(&str, &str)] = &[
     ("molecules", "id"),
     ("molecule_properties", "molecule_id"),
     ("molecule_occurrences", "content_hash"),
+    ("molecule_records", "file_id, record_index"),
     ("docking_jobs", "id"),
     ("job_executions", "id"),
     ("job_results", "id"),

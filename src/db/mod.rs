@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod orgs;
 pub mod pooler;
 pub mod preempt;
+pub mod require_auth;
 pub mod retention;
 pub mod routing;
 pub mod verify;

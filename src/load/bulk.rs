@@ -28,8 +28,11 @@
 //! the attach transaction, so the next run reads them again.
 
 use super::files::{file_ids, mark_completed, register_files};
+use super::kill_point;
+use super::provenance::{record_repeats, Repeat};
 use super::row::{BulkRows, BULK};
 use super::sink::FileDone;
+use super::sync::{Seen, SeenFiles};
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Sink};
@@ -40,23 +43,6 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-
-/// Kill this process at a named point when `MOLINGEST_TEST_KILL_AT` says
-/// so: the crash-safety tests' way to SIGKILL a load exactly there. Only
-/// in builds with the `test-hooks` feature (the test suite's); a release
-/// build has no such switch.
-#[cfg(feature = "test-hooks")]
-fn kill_point(name: &str) {
-    if std::env::var("MOLINGEST_TEST_KILL_AT").is_ok_and(|v| v == name) {
-        // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
-}
-
-#[cfg(not(feature = "test-hooks"))]
-fn kill_point(_name: &str) {}
 
 /// What a COPY task is sent.
 enum Chunk {
@@ -81,7 +67,7 @@ pub struct BulkSink {
     control: PgConnection,
     /// How the attach's watcher connects (see [`crate::db::preempt`]).
     watch: sqlx::postgres::PgConnectOptions,
-    known: Arc<dyn Known>,
+    known: Arc<SeenFiles>,
     file_ids: HashMap<[u8; 32], Uuid>,
     /// Content hashes sent so far, by their first 128 bits (16 bytes a
     /// molecule; a false match needs two distinct records agreeing on 128
@@ -93,6 +79,8 @@ pub struct BulkSink {
     copies: Vec<(mpsc::Sender<Chunk>, CopyTask)>,
     rows: u64,
     duplicates: u64,
+    /// Records whose text an earlier record brought: written at attach.
+    repeats: Vec<Repeat>,
     ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
     done: Vec<FileDone>,
     /// Files begun but not registered yet, and the records that wait for
@@ -139,7 +127,7 @@ impl BulkSink {
             stats,
             control,
             watch,
-            known,
+            known: SeenFiles::wrap(known),
             file_ids: HashMap::new(),
             seen: HashSet::new(),
             molecules: Vec::with_capacity(CHUNK + (64 << 10)),
@@ -147,6 +135,7 @@ impl BulkSink {
             copies,
             rows: 0,
             duplicates: 0,
+            repeats: Vec::new(),
             ended: Vec::new(),
             done: Vec::new(),
             unregistered: Vec::new(),
@@ -157,6 +146,11 @@ impl BulkSink {
 
     pub fn files_done(&self) -> &[FileDone] {
         &self.done
+    }
+
+    /// What the run saw of its sources (for `--sync`).
+    pub fn seen(&self) -> Seen {
+        self.known.seen()
     }
 
     /// Send the buffers to their COPYs.
@@ -239,6 +233,12 @@ impl BulkSink {
                     self.add(file_id, &m.encoded)?;
                 } else {
                     self.duplicates += 1;
+                    self.repeats.push(Repeat {
+                        content_hash: m.hash,
+                        file_id,
+                        record_index: m.index,
+                        record_line: m.line,
+                    });
                 }
             }
         }
@@ -302,6 +302,7 @@ impl BulkSink {
                 (self.org, self.run),
                 self.rows,
                 &self.ended,
+                std::mem::take(&mut self.repeats),
             ))
             .map_err(|e| e.during("attaching the bulk tables"))?;
         crate::db::preempt::tell(&ended);
@@ -326,7 +327,7 @@ impl Sink for BulkSink {
         Needs {
             file_hashes: true,
             encoder: Some(Arc::new(BulkRows)),
-            known: self.known.clone(),
+            known: self.known.clone() as Arc<dyn Known>,
         }
     }
 
@@ -485,11 +486,14 @@ async fn attach(
     (org, run): (Uuid, Uuid),
     rows: u64,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
+    repeats: Vec<Repeat>,
 ) -> Result<(u64, Vec<String>), Error> {
     // Owned, so that each attempt's future can hold it.
     let ended: Arc<Vec<_>> = Arc::new(ended.to_vec());
+    let repeats = Arc::new(repeats);
     crate::db::preempt::with_parent_locks(control, watch, |tx| {
         let ended = ended.clone();
+        let repeats = repeats.clone();
         Box::pin(async move {
             let (_how, inserted): (String, i64) = crate::db::pooler::query_as(
                 "SELECT how, inserted FROM molingest_bulk_attach($1, $2, $3, $3)",
@@ -505,6 +509,7 @@ async fn attach(
                 .execute(&mut **tx)
                 .await?;
             mark_completed(tx, org, &ended).await?;
+            record_repeats(tx, org, &repeats).await?;
             Ok::<u64, Error>(inserted.max(0) as u64)
         })
     })

@@ -9,7 +9,8 @@ use sqlx::postgres::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Register files in `molecule_files` (a file loaded before keeps its row).
+/// Register files in `molecule_files` (a file loaded before keeps its row;
+/// one a sync retired is current again, and is returned like a new one).
 /// Returns the ids of the rows it inserted, by content hash (a file that
 /// was registered before is not among them: see [`file_ids`]).
 pub async fn register_files(
@@ -44,7 +45,9 @@ pub async fn register_files(
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[], $8::text[])
                   AS u(uri, format, compression, size, mtime_us, hash, etag)
              ORDER BY u.hash
-             ON CONFLICT (organization_id, content_hash) DO NOTHING
+             ON CONFLICT (organization_id, content_hash) DO UPDATE
+                 SET retired_at = NULL, retired_by = NULL
+                 WHERE molecule_files.retired_at IS NOT NULL
              RETURNING content_hash, id",
         )
         .bind(org)

@@ -65,7 +65,7 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
     let rows = crate::db::pooler::query(
         "SELECT content_hash, source_uri, size_bytes,
                 (extract(epoch FROM source_mtime) * 1000000)::bigint, etag
-         FROM molecule_files WHERE status = 'completed' ORDER BY created_at",
+         FROM molecule_files WHERE status = 'completed' AND retired_at IS NULL ORDER BY created_at",
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -288,6 +288,11 @@ pub struct StageSql {
     /// both found; a pose already recorded (same job, file, record) is kept.
     /// Returns (rows, rows without a score).
     pub job_results: String,
+    /// After `move_rows`: each staged record that is not its molecule's
+    /// first record (nor, under structure dedup, its occurrence) — the same
+    /// text again, here or in another file — becomes a `molecule_records`
+    /// row, so every record's file, index and line is known.
+    pub record_repeats: String,
 }
 
 pub const STAGE_TABLE: &str = "stage_molecules";
@@ -349,12 +354,26 @@ pub static STAGE: LazyLock<StageSql> = LazyLock::new(|| {
             RETURNING score)
          SELECT count(*), count(*) FILTER (WHERE score IS NULL) FROM r"
     );
+    let record_repeats = format!(
+        "INSERT INTO molecule_records (organization_id, file_id, record_index, record_line, molecule_id)
+         SELECT $1, f.id, s.record_index, s.record_line, coalesce(m.id, o.molecule_id)
+         FROM {STAGE_TABLE} s
+         JOIN molecule_files f ON f.organization_id = $1 AND f.content_hash = s.{key}
+         LEFT JOIN molecules m ON m.organization_id = $1 AND m.content_hash = s.content_hash
+         LEFT JOIN molecule_occurrences o ON o.organization_id = $1 AND o.content_hash = s.content_hash
+         WHERE coalesce(m.id, o.molecule_id) IS NOT NULL
+           AND (m.id IS NULL OR (m.file_id, m.record_index) IS DISTINCT FROM (f.id, s.record_index))
+           AND (o.molecule_id IS NULL OR (o.file_id, o.record_index) IS DISTINCT FROM (f.id, s.record_index))
+         ORDER BY f.id, s.record_index
+         ON CONFLICT DO NOTHING"
+    );
     StageSql {
         ddl,
         ddl_in_transaction,
         copy,
         move_rows,
         job_results,
+        record_repeats,
     }
 });
 

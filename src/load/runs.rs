@@ -249,6 +249,8 @@ pub struct RunEnd<'a> {
     pub rejects: &'a [Reject],
     pub notices: &'a [String],
     pub error: Option<&'a str>,
+    /// With `--sync`: what was retired and removed.
+    pub sync: Option<&'a super::sync::SyncReport>,
 }
 
 pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -> Result<()> {
@@ -258,6 +260,7 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
         rejects,
         notices,
         error,
+        sync,
     } = *end;
     let status = match status {
         RunStatus::Completed => "completed",
@@ -269,6 +272,9 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
     let error = error.map(redact::text);
     let mut stats = serde_json::to_value(summary).unwrap_or_default();
     stats["notices"] = serde_json::json!(notices);
+    if let Some(sync) = sync {
+        stats["sync"] = serde_json::to_value(sync).unwrap_or_default();
+    }
     let rejects = serde_json::to_value(rejects).unwrap_or_default();
     let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
     crate::db::pooler::query(

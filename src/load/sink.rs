@@ -22,6 +22,7 @@
 use super::files::{complete_files, register_files, save_progress};
 use super::row::CopyRows;
 use super::structure::Dedup;
+use super::sync::{Seen, SeenFiles};
 use super::writer::{connect_writer, write_with_retry};
 use crate::error::Error;
 use crate::pipeline::stats::Stats;
@@ -140,7 +141,7 @@ pub struct DbSink {
     org: Uuid,
     limits: BatchLimits,
     /// The organization's completed files, so unchanged ones are skipped.
-    known: Arc<dyn Known>,
+    known: Arc<SeenFiles>,
     /// The sink's own connection: file registration and completion.
     control: PgConnection,
     batch: Batch,
@@ -245,7 +246,7 @@ impl DbSink {
             in_flight: Vec::new(),
             org,
             limits,
-            known,
+            known: SeenFiles::wrap(known),
             control,
             batch: Batch::default(),
             unregistered: Vec::new(),
@@ -360,6 +361,11 @@ impl DbSink {
         &self.done
     }
 
+    /// What the run saw of its sources (for `--sync`).
+    pub fn seen(&self) -> Seen {
+        self.known.seen()
+    }
+
     fn join_writers(&mut self) -> Result<(), Error> {
         self.tx = None;
         let mut result = Ok(());
@@ -385,7 +391,7 @@ impl Sink for DbSink {
             encoder: Some(Arc::new(CopyRows {
                 docking: self.docking_job.is_some(),
             })),
-            known: self.known.clone(),
+            known: self.known.clone() as Arc<dyn Known>,
         }
     }
 

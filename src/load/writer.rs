@@ -180,6 +180,18 @@ async fn write_batch(
             },
             Dedup::Structure => super::structure::move_by_structure(&mut tx, org).await?,
         };
+        // Records that brought nothing new are repeats; a batch of only
+        // new records (the usual load) skips the lookup.
+        let new_texts = match dedup {
+            Dedup::Record => moved.molecules,
+            Dedup::Structure => moved.occurrences,
+        };
+        if new_texts < batch.rows {
+            crate::db::pooler::query(&STAGE.record_repeats)
+                .bind(org)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(job) = job {
             let (n, unscored): (i64, i64) = crate::db::pooler::query_as(&STAGE.job_results)
                 .bind(org)

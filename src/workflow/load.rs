@@ -46,6 +46,8 @@ pub struct LoadRequest {
     pub sink: SinkOptions,
     /// Never take the bulk path (`--no-bulk`).
     pub no_bulk: bool,
+    /// Make the organization follow its sources (`--sync`).
+    pub sync: Option<crate::load::sync::SyncOptions>,
     pub tuning: Tuning,
     pub display: Display,
     /// Set (by a signal handler) to stop the run; see [`Cancel`].
@@ -79,6 +81,8 @@ pub struct LoadReport {
     pub database: db::Target,
     /// How the rows were written: `bulk` (a first load) or `staging`.
     pub path: LoadPath,
+    /// With `--sync`: what was retired and removed, or why nothing was.
+    pub sync: Option<crate::load::sync::SyncReport>,
 }
 
 impl LoadReport {
@@ -88,6 +92,7 @@ impl LoadReport {
             (Some(_), _) => Exit::Failure,
             (None, Some(15)) => Exit::Terminated,
             (None, Some(_)) => Exit::Interrupted,
+            (None, None) if self.sync.as_ref().is_some_and(|s| s.refused) => Exit::SyncRefused,
             (None, None) => exit_for(&self.summary),
         }
     }
@@ -99,6 +104,7 @@ impl LoadReport {
             Exit::Rejects => "completed_with_rejects",
             Exit::NoMoleculeFiles => "no_molecule_files",
             Exit::Interrupted | Exit::Terminated => "cancelled",
+            Exit::SyncRefused => "sync_refused",
             Exit::Failure | Exit::Usage | Exit::ErrorBudget | Exit::Unaccounted => "failed",
         }
     }
@@ -116,6 +122,9 @@ impl LoadReport {
         v["rejects"] = serde_json::to_value(&self.rejects).unwrap_or_default();
         v["database"] = serde_json::to_value(&self.database).unwrap_or_default();
         v["path"] = serde_json::to_value(self.path).unwrap_or_default();
+        if let Some(sync) = &self.sync {
+            v["sync"] = serde_json::to_value(sync).unwrap_or_default();
+        }
         if let Some(e) = &self.error {
             v["error"] = e.clone().into();
         }
@@ -124,6 +133,9 @@ impl LoadReport {
 }
 
 pub fn load(req: &LoadRequest) -> Result<LoadReport> {
+    if let Some(options) = req.sync.filter(|o| o.dry_run) {
+        return super::sync::preview(req, options);
+    }
     // Options are checked before anything is recorded: a command that
     // cannot run leaves no run behind (exit 2).
     let log = reject_log(
@@ -158,6 +170,14 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         req.create_org,
     ))?;
     let (org, org_name, pool) = (located.org.id, located.org.name, located.pool);
+    // Removing molecules is the administrator's (tenants may not delete).
+    if req.sync.is_some() && !rt.block_on(db::orgs::is_admin(&pool))? {
+        return Err(Error::Usage(
+            "--sync removes molecules, which only the administrator may do (the role that \
+             ran `molingest migrate`); a tenant login loads without it"
+                .into(),
+        ));
+    }
     let url = located.url.as_str();
     let database = db::connect::target(url)?;
     let (lock, leases) = rt.block_on(take_lock(url, org, &org_name, &source))?;
@@ -225,6 +245,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
                 rejects: &kept,
                 notices: &notices,
                 error: Some(&message),
+                sync: None,
             };
             // The error that ended the run is the one to report; a failure
             // to record it as well is said beside it.
@@ -246,6 +267,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         rejects: &kept,
         notices: &notices,
         error: ran.error.as_deref(),
+        sync: ran.sync.as_ref(),
     };
     let closed = rt.block_on(db::finish_run(&pool, org, run, &end));
     drop(watch);
@@ -272,6 +294,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         files: ran.files,
         database,
         path: ran.path,
+        sync: ran.sync,
     })
 }
 
@@ -295,6 +318,7 @@ struct Ran {
     budget_exceeded: bool,
     files: Vec<FileDone>,
     path: LoadPath,
+    sync: Option<crate::load::sync::SyncReport>,
 }
 
 /// Everything between the run's start and its record's end: docking set-up,
@@ -354,6 +378,7 @@ fn run_body(
         None => None,
     };
     let mut files = Vec::new();
+    let mut seen = crate::load::sync::Seen::default();
     let path = choice.path;
     // The bulk path commits everything at its end: progress follows parsing.
     let follow = match path {
@@ -373,6 +398,7 @@ fn run_body(
                 )?;
                 let result = pipeline::run(roots, &options, &mut sink, &stats, log);
                 files = sink.files_done().to_vec();
+                seen = sink.seen();
                 result
             }
             None => {
@@ -387,6 +413,7 @@ fn run_body(
                 )?;
                 let result = pipeline::run(roots, &options, &mut sink, &stats, log);
                 files = sink.files_done().to_vec();
+                seen = sink.seen();
                 result
             }
         }
@@ -425,6 +452,29 @@ fn run_body(
         _ => None,
     };
     let signal = cancelled.filter(|_| error.is_none());
+    let mut error = error;
+    let sync = match req.sync {
+        Some(sync_options) => {
+            let not_safe =
+                super::sync::unsafe_to_sync(&summary, error.as_deref(), cancelled.is_some());
+            match super::sync::after_run(
+                (rt, pool),
+                (org, run),
+                roots,
+                sync_options,
+                &seen,
+                not_safe,
+                log,
+            ) {
+                Ok(report) => Some(report),
+                Err(e) => {
+                    error = Some(crate::redact::text(&e.during("syncing").to_string()));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     // Searches stay fast after an incremental load (a failure here is
     // noted, not fatal: the rows are in).
     if let Err(e) = rt.block_on(crate::load::runs::after_load(
@@ -463,6 +513,7 @@ fn run_body(
         budget_exceeded,
         files,
         path,
+        sync,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod retention;
 pub mod scan;
+mod sync;
 pub mod verify;
 
 pub use load::{load, LoadReport, LoadRequest};

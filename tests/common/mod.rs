@@ -58,6 +58,7 @@ pub const DATABASE_VARS: &[&str] = &[
     "PGPASSFILE",
     "PGSSLMODE",
     "PGSSLROOTCERT",
+    "PGREQUIREAUTH",
 ];
 
 /// Run the molingest binary with these arguments against `url`.
