@@ -97,19 +97,21 @@ BEGIN
     EXECUTE format('ALTER TABLE public.%I RENAME TO %I', bm, m);
     EXECUTE format('ALTER TABLE public.%I RENAME TO %I', bp, p);
     -- Constraints (with the indexes behind them), then the other indexes:
-    -- the partition's names, not the bulk table's.
+    -- the partition's names, not the bulk table's. (PostgreSQL may have cut
+    -- a long generated name inside the organization's hex: only the first
+    -- '_bulk_' is taken out.)
     FOR r IN SELECT c.conrelid::regclass AS tbl, c.conname FROM pg_constraint c
              WHERE c.conrelid IN (('public.' || quote_ident(m))::regclass, ('public.' || quote_ident(p))::regclass)
-               AND position('_bulk_' || hex IN c.conname) > 0
+               AND position('_bulk_' IN c.conname) > 0
     LOOP
         EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', r.tbl, r.conname,
-                       replace(r.conname, '_bulk_' || hex, '_' || hex));
+                       regexp_replace(r.conname, '_bulk_', '_'));
     END LOOP;
     FOR r IN SELECT i.indexrelid::regclass AS idx, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
              WHERE i.indrelid IN (('public.' || quote_ident(m))::regclass, ('public.' || quote_ident(p))::regclass)
-               AND position('_bulk_' || hex IN c.relname) > 0
+               AND position('_bulk_' IN c.relname) > 0
     LOOP
-        EXECUTE format('ALTER INDEX %s RENAME TO %I', r.idx, replace(r.relname, '_bulk_' || hex, '_' || hex));
+        EXECUTE format('ALTER INDEX %s RENAME TO %I', r.idx, regexp_replace(r.relname, '_bulk_', '_'));
     END LOOP;
     INSERT INTO audit_log (organization_id, actor, action, entity_type, details) VALUES
         (org, session_user, 'insert', 'molecules',

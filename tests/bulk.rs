@@ -158,6 +158,19 @@ async fn a_first_load_goes_bulk_and_ends_as_the_staging_path_does(pool: PgPool) 
     .await
     .unwrap();
     assert!(same);
+    // Every record is known on both paths, repeats included: the file
+    // once, then twice over.
+    for org in ["dups_bulk", "dups_staged"] {
+        let records = count(
+            &pool,
+            &format!(
+                "SELECT count(*) FROM molecule_provenance p JOIN organizations o
+                 ON o.id = p.organization_id WHERE o.name = '{org}'"
+            ),
+        )
+        .await;
+        assert_eq!(records, 3 * once, "{org}");
+    }
 
     // The attached partitions: the administrator's, no direct grant, the
     // parents' indexes, and no bulk table left.
@@ -189,6 +202,14 @@ async fn a_first_load_goes_bulk_and_ends_as_the_staging_path_does(pool: PgPool) 
         indexes(format!("molecules_{}", staged_org.simple())).await
     );
     assert_eq!(bulk_tables(&pool).await, 0);
+    // … under the partition's names, not the bulk table's.
+    let bulk_named = count(
+        &pool,
+        "SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_bulk\\_%')
+              + (SELECT count(*) FROM pg_constraint WHERE conname LIKE '%\\_bulk\\_%')",
+    )
+    .await;
+    assert_eq!(bulk_named, 0);
 
     // Audited in the attach: table, rows, run, the connecting login.
     let audit: Vec<(String, String, Value)> = sqlx::query_as(
