@@ -12,21 +12,20 @@
 //! ```
 //! use molingest_chem::formats::{parse_all, Format};
 //! use molingest_chem::{chem, identity};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!
 //! // One record: the reader's graph, its formula and weight, its identity.
 //! let record = b"c1ccccc1O phenol";
-//! let parsed = Format::Smiles.parse(record, 1)?.expect("a molecule");
+//! let parsed = Format::Smiles.parse(record, 1).unwrap().expect("a molecule");
 //! let props = chem::properties(&parsed.mol);
 //! assert_eq!((parsed.title.as_str(), props.formula.as_str()), ("phenol", "C6H6O"));
 //! assert!((props.average_mw - 94.113).abs() < 1e-3);
-//! let smiles = identity::canonical_smiles(Format::Smiles, record, &parsed)?;
-//! assert_eq!(smiles, "Oc1ccccc1"); // RDKit's Chem.MolToSmiles
-//! let _key: [u8; 32] = identity::structure_key(&smiles);
-//! // A whole text (here SMILES, one per line), split and parsed record by record.
+//! let smiles = identity::canonical_smiles(Format::Smiles, record, &parsed).unwrap();
+//! assert_eq!(smiles, "Oc1ccccc1"); // as RDKit's Chem.MolToSmiles writes it
+//! let key: [u8; 32] = identity::structure_key(&smiles);
+//!
+//! // A whole text (SMILES, one per line), split and parsed record by record.
 //! let all = parse_all(Format::Smiles, b"CCO ethanol\nC1CC1 cyclopropane\n");
 //! assert_eq!(all.len(), 2);
-//! # Ok(())
-//! # }
 //! ```
 
 pub mod chem;
@@ -36,3 +35,8 @@ pub mod formats;
 pub mod identity;
 
 pub use error::ParseError;
+
+/// The README's example, run as a doc test so that it keeps compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
