@@ -4,22 +4,9 @@
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// A reader's complaint about one record; the pipeline adds the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {reason}")]
-pub struct ParseError {
-    pub line: u64,
-    pub reason: String,
-}
-
-impl ParseError {
-    pub fn new(line: u64, reason: impl Into<String>) -> Self {
-        ParseError {
-            line,
-            reason: reason.into(),
-        }
-    }
-}
+/// A reader's complaint about one record; the pipeline adds the file. It
+/// lives with the readers (`molingest-chem`).
+pub use molingest_chem::ParseError;
 
 /// Something that was not loaded: a record, or a whole file (`record: None`).
 /// One line of the reject report.

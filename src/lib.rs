@@ -10,16 +10,17 @@
 //! administration) as functions from a request to a report; [`exit`] is the
 //! one exit-code table; [`redact`] hides the secrets of every location and
 //! error text molingest writes.
+//!
+//! The readers, chemistry and identity ([`decode`], [`formats`], [`chem`],
+//! [`identity`]) live in a crate of their own, `molingest-chem`
+//! (`crates/molingest-chem`), which has no database, async runtime or
+//! object store; they are re-exported here under their old paths.
 
-pub mod chem;
 pub mod db;
-pub mod decode;
 pub mod docking;
 pub mod embedded;
 pub mod error;
 pub mod exit;
-pub mod formats;
-pub mod identity;
 pub mod load;
 pub mod pipeline;
 pub mod private_fs;
@@ -28,3 +29,5 @@ pub mod redact;
 pub mod scan;
 pub mod source;
 pub mod workflow;
+
+pub use molingest_chem::{chem, decode, formats, identity};

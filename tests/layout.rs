@@ -1,7 +1,8 @@
 //! The shape of the code and its documentation, checked: a thin binary,
-//! no catch-all files, the README's exit-code and record tables in step
-//! with the one place each is defined, and the README a front page whose
-//! links into docs/ (and the docs' links between themselves) resolve.
+//! no catch-all files, a readers' crate that needs no database, the
+//! README's exit-code and record tables in step with the one place each is
+//! defined, and the README a front page whose links into docs/ (and the
+//! docs' links between themselves) resolve.
 
 mod common;
 
@@ -28,13 +29,80 @@ fn the_binary_is_thin_and_no_file_is_a_catch_all() {
         lines(&root().join("src/main.rs")) < 300,
         "main.rs < 300 lines"
     );
-    let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
-    for f in files {
-        if f.starts_with(root().join("src/formats")) {
-            continue;
+    // The binary's crate and the readers' crate alike; the readers
+    // themselves (formats/) may be longer.
+    for src in ["src", "crates/molingest-chem/src"] {
+        let mut files = Vec::new();
+        rust_files(&root().join(src), &mut files);
+        assert!(!files.is_empty(), "no Rust files in {src}");
+        for f in files {
+            if f.starts_with(root().join(src).join("formats")) {
+                continue;
+            }
+            assert!(lines(&f) <= 550, "{} has more than 550 lines", f.display());
         }
-        assert!(lines(&f) <= 550, "{} has more than 550 lines", f.display());
+    }
+}
+
+/// The readers' crate builds, tests and fuzzes without the database, the
+/// async runtime or the object store: none of them is a dependency of it,
+/// direct (its manifest) or indirect (`cargo tree` of that crate alone,
+/// with the features this test was built with, so nothing is downloaded).
+#[test]
+fn the_readers_crate_has_no_database_runtime_or_object_store() {
+    const FORBIDDEN: [&str; 4] = ["sqlx", "tokio", "object_store", "reqwest"];
+    let forbidden = |name: &str| FORBIDDEN.contains(&name.replace('-', "_").as_str());
+    let manifest =
+        std::fs::read_to_string(root().join("crates/molingest-chem/Cargo.toml")).unwrap();
+    let mut table = "";
+    let mut direct = 0;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            table = line;
+        } else if table.contains("dependencies") && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.', ' ']).next().unwrap();
+            assert!(
+                !forbidden(name),
+                "molingest-chem depends on {name} ({table})"
+            );
+            direct += 1;
+        }
+    }
+    assert!(
+        direct > 0,
+        "no dependencies read from molingest-chem's manifest"
+    );
+
+    let features: Vec<&str> = [
+        ("chemfiles", cfg!(feature = "chemfiles")),
+        ("inchi", cfg!(feature = "inchi")),
+    ]
+    .into_iter()
+    .filter_map(|(f, on)| on.then_some(f))
+    .collect();
+    let out = std::process::Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["tree", "--locked", "-p", "molingest-chem", "-e", "normal"])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .args(["--features", &features.join(",")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert!(
+        names.contains(&"chematic-smiles"),
+        "cargo tree printed {tree}"
+    );
+    for name in names {
+        assert!(
+            !forbidden(name),
+            "molingest-chem depends on {name}:\n{tree}"
+        );
     }
 }
 

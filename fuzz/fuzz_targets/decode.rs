@@ -5,17 +5,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use molingest::formats::{parse_all, Format};
+use molingest_chem::formats::{parse_all, Format};
 use std::io::Read;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut decoded) = molingest::decode::decode(data) else {
+    let Ok(mut decoded) = molingest_chem::decode::decode(data) else {
         return;
     };
-    let Ok(head) = molingest::decode::peek(&mut decoded.reader, 8192) else {
+    let Ok(head) = molingest_chem::decode::peek(&mut decoded.reader, 8192) else {
         return;
     };
-    if molingest::decode::refuse_binary(&head).is_some() {
+    if molingest_chem::decode::refuse_binary(&head).is_some() {
         return;
     }
     let format = Format::sniff(&head).unwrap_or(Format::Smiles);
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     for parsed in parse_all(format, &text).into_iter().flatten().flatten() {
-        let _ = molingest::chem::properties(&parsed.mol);
-        let _ = molingest::chem::valence::check(&parsed.mol);
+        let _ = molingest_chem::chem::properties(&parsed.mol);
+        let _ = molingest_chem::chem::valence::check(&parsed.mol);
     }
 });

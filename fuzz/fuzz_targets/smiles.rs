@@ -2,11 +2,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use molingest::formats::{parse_all, Format};
+use molingest_chem::formats::{parse_all, Format};
 
 fuzz_target!(|data: &[u8]| {
-    for parsed in parse_all(Format::Smiles, data).into_iter().flatten().flatten() {
-        let _ = molingest::chem::properties(&parsed.mol);
+    for parsed in parse_all(Format::Smiles, data)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = molingest_chem::chem::properties(&parsed.mol);
     }
-    let _ = molingest::pipeline::record_hash(data);
 });

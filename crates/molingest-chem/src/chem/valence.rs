@@ -224,7 +224,7 @@ mod tests {
     fn agrees_with_rdkit_on_every_element_charge_and_bond_pattern() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/rdkit_valence/table.tsv"
+            "/../../tests/data/rdkit_valence/table.tsv"
         );
         let table = std::fs::read_to_string(path).unwrap();
         let (mut rows, mut wrong) = (0, Vec::new());

@@ -119,7 +119,8 @@ impl Format {
         }
     }
 
-    pub(crate) fn rules(self) -> split::Rules {
+    /// The splitter rules of the format.
+    pub fn rules(self) -> split::Rules {
         match self {
             Format::Sdf => split::Rules::Sdf,
             Format::Mol2 => split::Rules::Mol2,

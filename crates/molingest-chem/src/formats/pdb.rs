@@ -553,7 +553,7 @@ mod tests {
     fn elements_and_charges_as_rdkit_reads_them() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/rdkit_pdb_elements.tsv"
+            "/../../tests/data/rdkit_pdb_elements.tsv"
         );
         let table = std::fs::read_to_string(path).unwrap();
         let (mut rows, mut wrong) = (0, Vec::new());
