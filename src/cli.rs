@@ -74,6 +74,8 @@ pub enum Pooler {
     Transaction,
 }
 
+// Parsed once per process: `load`'s many options need no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
     /// Apply the schema migrations (`migrate down` reverts them), in the
@@ -178,6 +180,12 @@ pub enum Command {
         /// molecule_occurrences). `structure` needs an identity.
         #[arg(long, value_enum, default_value = "record")]
         dedup: DedupArg,
+        /// Read a folder (a delivery) only once a file of this name is in it or in a
+        /// folder above it (e.g. _SUCCESS): a delivery still being uploaded is left
+        /// for a later run, and named. Works for local folders and object-store
+        /// prefixes alike.
+        #[arg(long, value_name = "NAME")]
+        require_marker: Option<String>,
         #[command(flatten)]
         sync: SyncArgs,
         #[command(flatten)]

@@ -189,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             writers,
             identity,
             dedup,
+            require_marker,
             sync,
             tuning: t,
         } => {
@@ -206,6 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 shard,
                 no_bulk,
                 sync: sync.options(),
+                require_marker,
                 budget: ErrorBudget {
                     max_errors,
                     max_rate: max_error_rate,

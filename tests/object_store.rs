@@ -698,3 +698,122 @@ async fn a_sync_follows_a_prefix(pool: PgPool) {
     );
     assert_eq!(hashes(&pool, "acme").await.len(), 2);
 }
+
+/// `--rejects-dir s3://…`: the reasons and each rejected record's own text
+/// land under that prefix, beside the inputs; nothing stays on local disk.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn rejects_go_to_an_object_store_prefix(pool: PgPool) {
+    let moto = Moto::start();
+    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
+    let store = s3(&moto.endpoint());
+    store
+        .put(
+            &ObjPath::from("in/lib.smi"),
+            PutPayload::from(b"CCO good0\nC1C bad0\nc1ccccc1 good1\nC1CC bad1\n".to_vec()),
+        )
+        .await
+        .unwrap();
+    let url = url_of(&pool);
+    let dest = format!("s3://{BUCKET}/rejects/2026-12-07/");
+    let (out, v) = load(
+        &url,
+        &moto.endpoint(),
+        &[
+            &format!("s3://{BUCKET}/in/"),
+            "--org",
+            "acme",
+            "--create-org",
+            "--rejects-dir",
+            &dest,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(v["records_rejected"], 2, "{v}");
+    let get = |key: &str| {
+        let store = store.clone();
+        let key = ObjPath::from(key);
+        async move {
+            let r = store.get(&key).await.unwrap();
+            String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap()
+        }
+    };
+    assert_eq!(
+        get("rejects/2026-12-07/lib.rejected.smi").await,
+        "C1C bad0\nC1CC bad1\n"
+    );
+    let reasons = json_lines(get("rejects/2026-12-07/rejects.jsonl").await.as_bytes());
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons
+        .iter()
+        .all(|r| r["path"].as_str().unwrap().contains("lib.smi")));
+    assert!(
+        v["notices"]
+            .to_string()
+            .contains("rejects written to s3://"),
+        "{v}"
+    );
+    // The local staging directory is gone.
+    let staging = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("molingest-rejects-")
+        })
+        .count();
+    assert_eq!(staging, 0);
+    // A prefix that cannot be written to is refused before anything runs.
+    let (out, _) = load(
+        &url,
+        &moto.endpoint(),
+        &[
+            &format!("s3://{BUCKET}/in/"),
+            "--org",
+            "acme",
+            "--rejects-dir",
+            "s3://",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+}
+
+/// `--require-marker` on a prefix: a folder of objects without its marker
+/// is left for later and named; once the marker is there it is loaded.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_prefix_delivery_waits_for_its_marker(pool: PgPool) {
+    let moto = Moto::start();
+    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
+    let store = s3(&moto.endpoint());
+    let put = |key: &str, body: &[u8]| {
+        let store = store.clone();
+        let (key, body) = (ObjPath::from(key), body.to_vec());
+        async move { store.put(&key, PutPayload::from(body)).await.unwrap() }
+    };
+    put("drops/day1/lib.smi", b"CCO one\nCCN two\n").await;
+    put("drops/day1/_SUCCESS", b"").await;
+    put("drops/day2/lib.smi", b"CCC three\n").await;
+    let url = url_of(&pool);
+    let src = format!("s3://{BUCKET}/drops/");
+    let args = [
+        src.as_str(),
+        "--org",
+        "acme",
+        "--create-org",
+        "--require-marker",
+        "_SUCCESS",
+    ];
+    let (out, v) = load(&url, &moto.endpoint(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 2, "{v}");
+    assert!(
+        v["notices"]
+            .to_string()
+            .contains(&format!("s3://{BUCKET}/drops/day2: left for later")),
+        "{v}"
+    );
+    put("drops/day2/_SUCCESS", b"").await;
+    let (out, v) = load(&url, &moto.endpoint(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 1, "{v}");
+}

@@ -407,3 +407,44 @@ async fn a_tenant_login_cannot_sync(pool: PgPool) {
         1
     );
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_delivery_without_its_marker_waits_and_is_named(pool: PgPool) {
+    let url = url_of(&pool);
+    let recs = records(6);
+    let src = tempfile::tempdir().unwrap();
+    for d in ["d1", "d2", "d1/sub"] {
+        std::fs::create_dir_all(src.path().join(d)).unwrap();
+    }
+    write(&src.path().join("d1"), "a.sdf", &recs[0..2]);
+    write(&src.path().join("d1/sub"), "b.sdf", &recs[2..3]);
+    std::fs::write(src.path().join("d1/_SUCCESS"), "").unwrap();
+    write(&src.path().join("d2"), "c.sdf", &recs[3..6]);
+    let marker = ["--require-marker", "_SUCCESS"];
+    let (out, v) = load(&url, src.path(), &marker).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // d1 and the folder below it are delivered; d2 is not yet.
+    assert_eq!(v["records_inserted"], 3, "{v}");
+    assert_eq!(v["files_waiting"], 1, "{v}");
+    let notices = v["notices"].to_string();
+    assert!(
+        notices.contains("/d2: left for later: no _SUCCESS there yet"),
+        "{notices}"
+    );
+    // A sync retracts nothing while a delivery waits.
+    let (_, v) = load(&url, src.path(), &[&marker[..], &["--sync"]].concat()).await;
+    assert!(
+        v["sync"]["not_retracted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("marker"),
+        "{v}"
+    );
+    // The marker arrives: the next run reads d2.
+    std::fs::write(src.path().join("d2/_SUCCESS"), "").unwrap();
+    let (out, v) = load(&url, src.path(), &marker).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 3, "{v}");
+    assert_eq!(v["files_waiting"], 0, "{v}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 6);
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Register files in `molecule_files` (a file loaded before keeps its row;
-/// one a sync retired is current again, and is returned like a new one).
+/// one a sync retired is current again).
 /// Returns the ids of the rows it inserted, by content hash (a file that
 /// was registered before is not among them: see [`file_ids`]).
 pub async fn register_files(
@@ -37,6 +37,17 @@ pub async fn register_files(
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));
             hash.push(f.hash.unwrap_or_default().to_vec());
         }
+        // Content a sync retired is back: current again (its rows are
+        // loaded again, the retired molecules being gone).
+        crate::db::pooler::query(
+            "UPDATE molecule_files SET retired_at = NULL, retired_by = NULL
+             WHERE organization_id = $1 AND content_hash = ANY($2::bytea[])
+               AND retired_at IS NOT NULL",
+        )
+        .bind(org)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
         crate::db::pooler::query_as(
             "INSERT INTO molecule_files
                  (organization_id, source_uri, format, compression, size_bytes, source_mtime, content_hash, etag)
@@ -45,9 +56,7 @@ pub async fn register_files(
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[], $8::text[])
                   AS u(uri, format, compression, size, mtime_us, hash, etag)
              ORDER BY u.hash
-             ON CONFLICT (organization_id, content_hash) DO UPDATE
-                 SET retired_at = NULL, retired_by = NULL
-                 WHERE molecule_files.retired_at IS NOT NULL
+             ON CONFLICT (organization_id, content_hash) DO NOTHING
              RETURNING content_hash, id",
         )
         .bind(org)

@@ -248,6 +248,9 @@ pub struct Options {
     pub shard: Option<shard::Shard>,
     /// Which chemical identity the parse stage computes (`--identity`).
     pub identity: IdentityMode,
+    /// Read a folder's files only when it (or a folder above it, up to the
+    /// root) holds a file of this name (`load --require-marker`).
+    pub require_marker: Option<String>,
 }
 
 /// How many rejected records a run tolerates before it stops
@@ -306,6 +309,7 @@ impl Default for Options {
             budget: ErrorBudget::default(),
             shard: None,
             identity: IdentityMode::default(),
+            require_marker: None,
         }
     }
 }

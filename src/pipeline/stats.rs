@@ -18,6 +18,9 @@ pub struct Stats {
     pub files_failed: AtomicU64,
     /// Files loaded by an earlier run that are no longer there.
     pub files_vanished: AtomicU64,
+    /// `--require-marker`: molecule files in folders without their marker,
+    /// left for a later run.
+    pub files_waiting: AtomicU64,
     /// Roots whose listing failed (the run is incomplete).
     pub listings_failed: AtomicU64,
     pub bytes_read: AtomicU64,
@@ -72,6 +75,7 @@ impl Stats {
             files_read: g(&self.files_read),
             files_failed: g(&self.files_failed),
             files_vanished: g(&self.files_vanished),
+            files_waiting: g(&self.files_waiting),
             listings_failed: g(&self.listings_failed),
             bytes_read: g(&self.bytes_read),
             bytes_decoded: g(&self.bytes_decoded),
@@ -130,6 +134,7 @@ pub struct Summary {
     pub files_read: u64,
     pub files_failed: u64,
     pub files_vanished: u64,
+    pub files_waiting: u64,
     pub listings_failed: u64,
     pub bytes_read: u64,
     pub bytes_decoded: u64,

@@ -125,6 +125,27 @@ impl Bucket {
         redact::url(&format!("{}/{}", self.base, p.as_ref()))
     }
 
+    /// Write `bytes` as the object `name` under the prefix (a load's rejects,
+    /// next to its inputs). Returns where it went.
+    pub fn put(&self, name: &str, bytes: Vec<u8>) -> Result<String, Error> {
+        let Access::Store(store) = &self.access else {
+            return Err(Error::Input(format!(
+                "{}: a presigned URL cannot be written to",
+                self.uri_prefix()
+            )));
+        };
+        let path = if self.prefix.as_ref().is_empty() {
+            Path::from(name)
+        } else {
+            Path::from(format!("{}/{name}", self.prefix.as_ref()))
+        };
+        let shown = self.uri_of(&path);
+        self.rt
+            .block_on(store.put(&path, object_store::PutPayload::from(bytes)))
+            .map_err(|e| Error::Input(redact::text(&format!("{shown}: {e}"))))?;
+        Ok(shown)
+    }
+
     /// List every object under the prefix (or the one object it names).
     /// Returns false when `emit` asked to stop.
     pub fn list(self: &Arc<Self>, emit: &mut dyn FnMut(Found) -> bool) -> bool {

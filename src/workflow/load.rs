@@ -14,7 +14,7 @@ use crate::load::path::LoadPath;
 use crate::load::sink::{DbSink, FileDone, SinkOptions};
 use crate::pipeline::progress::Follow;
 use crate::pipeline::shard::Shard;
-use crate::pipeline::stats::{RejectLog, Stats, Summary};
+use crate::pipeline::stats::{Stats, Summary};
 use crate::pipeline::{self, with_progress, Cancel, ErrorBudget};
 use crate::source::Root;
 use std::path::PathBuf;
@@ -46,6 +46,8 @@ pub struct LoadRequest {
     pub sink: SinkOptions,
     /// Never take the bulk path (`--no-bulk`).
     pub no_bulk: bool,
+    /// Read a folder only once this file is in it (`--require-marker`).
+    pub require_marker: Option<String>,
     /// Make the organization follow its sources (`--sync`).
     pub sync: Option<crate::load::sync::SyncOptions>,
     pub tuning: Tuning,
@@ -138,17 +140,19 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
     }
     // Options are checked before anything is recorded: a command that
     // cannot run leaves no run behind (exit 2).
-    let log = reject_log(
+    let rt = runtime()?;
+    let rejects = super::rejects::open(
         req.rejects.as_deref(),
         req.rejects_dir.as_deref(),
         req.display.quiet,
+        &rt,
     )?;
+    let log = &rejects.log;
     // A receptor that cannot be read is an error before anything is written.
     let receptor_hash = match req.docking.as_ref().and_then(|d| d.receptor.as_deref()) {
         Some(path) => Some(super::docking::check_receptor(path)?),
         None => None,
     };
-    let rt = runtime()?;
     let roots = roots(&rt, &req.sources)?;
     let url = req.database_url.as_str();
     // The source as the lock, the run record and stale-run closing know it:
@@ -219,7 +223,7 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         org,
         org_name: &org_name,
         run,
-        log: &log,
+        rejects: &rejects,
     };
     // A panic is a bug, but the run record must say the run ended.
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -307,7 +311,7 @@ struct RunContext<'a> {
     org: Uuid,
     org_name: &'a str,
     run: Uuid,
-    log: &'a RejectLog,
+    rejects: &'a super::rejects::Rejects,
 }
 
 /// How the body of a run ended (the run record is closed from this).
@@ -338,12 +342,14 @@ fn run_body(
         org,
         org_name,
         run,
-        log,
+        rejects,
     } = *ctx;
+    let log = &rejects.log;
     let mut options = pipeline_options(&req.tuning, roots);
     options.cancel = req.cancel.clone();
     options.budget = req.budget;
     options.shard = req.shard;
+    options.require_marker = req.require_marker.clone();
     let stats = Arc::new(Stats::default());
     for id in stale {
         log.notice(format!(
@@ -418,14 +424,9 @@ fn run_body(
             }
         }
     });
-    log.flush().map_err(|e| {
-        let path = req
-            .rejects
-            .clone()
-            .or_else(|| req.rejects_dir.as_ref().map(|d| d.join("rejects.jsonl")))
-            .unwrap_or_default();
-        Error::io(path, e)
-    })?;
+    for written in rejects.deliver()? {
+        log.notice(format!("rejects written to {written}"));
+    }
     let summary = stats.snapshot(start.elapsed());
     let cancelled = options.cancel.reason();
     let budget_exceeded = cancelled == Some(Cancel::ERROR_BUDGET);
@@ -515,25 +516,4 @@ fn run_body(
         path,
         sync,
     })
-}
-
-/// The reject report: a JSONL file, or a directory with the records' own
-/// text as well.
-pub(crate) fn reject_log(
-    file: Option<&std::path::Path>,
-    dir: Option<&std::path::Path>,
-    quiet: bool,
-) -> Result<RejectLog> {
-    let log = RejectLog::new(file, quiet).map_err(|e| {
-        Error::Usage(format!(
-            "--rejects {}: {e}",
-            file.unwrap_or(".".as_ref()).display()
-        ))
-    })?;
-    match dir {
-        Some(d) => log
-            .with_dir(d)
-            .map_err(|e| Error::Usage(format!("--rejects-dir {}: {e}", d.display()))),
-        None => Ok(log),
-    }
 }

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod docking;
 pub mod lifecycle;
 pub mod load;
+mod rejects;
 pub mod retention;
 pub mod scan;
 mod sync;

@@ -33,6 +33,11 @@ pub(super) fn unsafe_to_sync(
             "{} source(s) could not be listed completely",
             summary.listings_failed
         ))
+    } else if summary.files_waiting > 0 {
+        Some(format!(
+            "{} file(s) wait for their folder's marker (--require-marker)",
+            summary.files_waiting
+        ))
     } else if summary.files_failed > 0 {
         Some(format!(
             "{} file(s) could not be read to their end",
@@ -115,6 +120,7 @@ pub(super) fn preview(req: &LoadRequest, options: SyncOptions) -> Result<LoadRep
     tuning.identity = IdentityMode::Off;
     let mut pipeline_opts = pipeline_options(&tuning, &roots);
     pipeline_opts.cancel = req.cancel.clone();
+    pipeline_opts.require_marker = req.require_marker.clone();
     let stats = Arc::new(Stats::default());
     let start = Instant::now();
     let result = pipeline::run(&roots, &pipeline_opts, &mut sink, &stats, &log);
