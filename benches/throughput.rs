@@ -392,14 +392,20 @@ fn baseline_table(
         v[v.len() / 2]
     };
     let (mut scan_a, mut scan_b, mut load_a, mut load_b) = (vec![], vec![], vec![], vec![]);
+    let (mut staged_a, mut staged_b) = (vec![], vec![]);
     let this_args = std::env::var("BENCH_THIS_ARGS").unwrap_or_default();
     let this_args: Vec<&str> = this_args.split_whitespace().collect();
+    let staged_this: Vec<&str> = this_args.iter().copied().chain(["--no-bulk"]).collect();
     for round in 0..3 {
         scan_a.push(scan_args(this, corpus, &this_args)?.wall.as_secs_f64());
         scan_b.push(scan_with(baseline, corpus)?.wall.as_secs_f64());
+        // The bulk first load, then the staging path (`--no-bulk`: the
+        // batches every incremental load goes through).
         for (bin, out, tag, extra) in [
             (this, &mut load_a, "a", &this_args[..]),
             (baseline, &mut load_b, "b", &[][..]),
+            (this, &mut staged_a, "sa", &staged_this[..]),
+            (baseline, &mut staged_b, "sb", &["--no-bulk"][..]),
         ] {
             let db = Bench::create_with(rt, server, &format!("base{round}{tag}"), bin)?;
             out.push(db.load_with(corpus, extra)?.wall.as_secs_f64());
@@ -412,6 +418,7 @@ fn baseline_table(
         median(load_a),
         median(load_b),
     );
+    let (ta, tb) = (median(staged_a), median(staged_b));
     let rate = |s: f64| molecules as f64 / s;
     println!(
         "## This build against the baseline ({})",
@@ -431,6 +438,12 @@ fn baseline_table(
         rate(la),
         rate(lb),
         lb / la
+    );
+    println!(
+        "| staging load (--no-bulk) | {ta:.2} | {:.0} | {tb:.2} | {:.0} | {:.2} |",
+        rate(ta),
+        rate(tb),
+        tb / ta
     );
     println!();
     Ok(())

@@ -44,10 +44,14 @@ CREATE TRIGGER molecule_records_audit_update AFTER UPDATE ON molecule_records
 CREATE TRIGGER molecule_records_audit_delete AFTER DELETE ON molecule_records
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION molingest_audit();
 
+-- 4. A file that failed for a reason of its own (a corrupt or cut
+--    compressed stream, no records at all) says so: the next run does not
+--    read the same bytes again, and reports them as still failing.
 ALTER TABLE molecule_files
     ADD COLUMN retired_at TIMESTAMPTZ,
-    ADD COLUMN retired_by UUID;
-GRANT UPDATE (retired_at, retired_by) ON molecule_files TO molingest_app;
+    ADD COLUMN retired_by UUID,
+    ADD COLUMN failed_on_content BOOLEAN NOT NULL DEFAULT false;
+GRANT UPDATE (retired_at, retired_by, failed_on_content) ON molecule_files TO molingest_app;
 
 -- Row-level security applies through the view (security_invoker).
 CREATE VIEW molecule_provenance WITH (security_invoker = true) AS

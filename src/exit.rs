@@ -24,6 +24,9 @@ pub enum Exit {
     /// `load --sync`: what was found was loaded, but nothing was retracted:
     /// the sync would remove more molecules than `--max-retract` allows.
     SyncRefused = 7,
+    /// Everything new was loaded; the only problems are files that failed
+    /// before and have not changed since (named in the notices).
+    KnownFailures = 8,
     /// Stopped by SIGINT (Ctrl-C): committed batches stand; run it again.
     Interrupted = 130,
     /// Stopped by SIGTERM: committed batches stand; run it again.
@@ -61,6 +64,10 @@ impl Exit {
         (
             Exit::SyncRefused,
             "load --sync: loaded, but nothing retracted: it would remove more molecules than --max-retract allows",
+        ),
+        (
+            Exit::KnownFailures,
+            "completed; the only problems are files that failed before and have not changed (still failing, named in the notices)",
         ),
         (
             Exit::Interrupted,

@@ -260,11 +260,13 @@ async fn a_load_of_bad_input_loads_everything_good_once(pool: PgPool) {
     assert!(rejects
         .iter()
         .all(|r| r["path"].is_string() && r["reason"].is_string()));
-    // The cut stream's file is left incomplete, so the next run tries it again;
-    // the rest is complete and not read again.
+    // The cut stream's file is left failed, its bytes at fault: the next run
+    // does not read the same bytes again, and says it is still failing; the
+    // rest is complete and not read again either. (Files refused before any
+    // record, empty or binary, are examined again: still exit 3.)
     let failed = count(
         &pool,
-        "SELECT count(*) FROM molecule_files WHERE status = 'failed'",
+        "SELECT count(*) FROM molecule_files WHERE status = 'failed' AND failed_on_content",
     )
     .await;
     assert_eq!(failed, 1);
@@ -280,8 +282,26 @@ async fn a_load_of_bad_input_loads_everything_good_once(pool: PgPool) {
     );
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["records_inserted"], 0, "{again}");
-    assert_eq!(
-        again["files_read"], 1,
-        "only the incomplete file is read again: {again}"
+    assert_eq!(again["files_read"], 0, "nothing is read again: {again}");
+    assert_eq!(again["files_known_failed"], 1, "{again}");
+    assert_eq!(out.status.code(), Some(3), "{again}");
+    // --full reads it again, and it fails again as new.
+    let out = molingest(
+        Some(&url),
+        &[
+            "load",
+            dir.path().to_str().unwrap(),
+            "--org",
+            "acme",
+            "--json",
+            "--full",
+        ],
     );
+    let full: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        full["files_failed"].as_u64(),
+        again["files_failed"].as_u64().map(|n| n + 1),
+        "{full}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{full}");
 }

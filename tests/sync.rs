@@ -295,7 +295,7 @@ async fn a_molecule_another_file_or_source_holds_stays(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
-async fn a_failed_file_means_nothing_is_retracted(pool: PgPool) {
+async fn a_failed_file_means_nothing_is_retracted_and_then_is_known(pool: PgPool) {
     let (url, dir, _) = edited_night(&pool).await;
     // A compressed file cut short: read, but not to its end.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -316,6 +316,31 @@ async fn a_failed_file_means_nothing_is_retracted(pool: PgPool) {
         0
     );
     assert!(count(&pool, "SELECT count(*) FROM molecules").await >= 16);
+
+    // The next night the cut file is unchanged: a known failure, named and
+    // counted apart (exit 8), not read again; the sync goes ahead (what the
+    // file gave before stays: it is still in the source).
+    let (out, v) = load(&url, dir.path(), &["--sync"]).await;
+    assert_eq!(out.status.code(), Some(8), "{}", show(&out));
+    assert_eq!(v["status"], "completed_with_known_failures", "{v}");
+    assert_eq!(
+        (v["files_failed"].as_u64(), v["files_known_failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    assert!(
+        v["notices"]
+            .to_string()
+            .contains("cut.sdf.gz: still failing"),
+        "{v}"
+    );
+    assert_eq!(v["sync"]["removed_molecules"], 10, "{v}");
+    // Fixed at the source: read and loaded like any new file.
+    std::fs::write(dir.path().join("cut.sdf.gz"), &bytes).unwrap();
+    let (out, v) = load(&url, dir.path(), &["--sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["files_known_failed"], 0, "{v}");
+    assert!(v["records_inserted"].as_u64().unwrap() > 0, "{v}");
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]

@@ -103,7 +103,9 @@ pub async fn mark_completed(
         let mut records = Vec::new();
         let mut rejected = Vec::new();
         let mut error = Vec::new();
+        let mut lasting = Vec::new();
         for (f, end, _) in ended {
+            lasting.push(end.error.is_some() && end.lasting);
             hash.push(f.hash.unwrap_or_default().to_vec());
             status.push(if end.error.is_some() {
                 "failed"
@@ -116,9 +118,10 @@ pub async fn mark_completed(
         }
         crate::db::pooler::query(
             "UPDATE molecule_files f SET status = u.status::job_status, record_count = u.records,
-                    rejected_count = u.rejected, error = u.error, completed_at = now()
-             FROM UNNEST($2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::text[])
-                  AS u(hash, status, records, rejected, error)
+                    rejected_count = u.rejected, error = u.error, completed_at = now(),
+                    failed_on_content = u.lasting
+             FROM UNNEST($2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::bool[])
+                  AS u(hash, status, records, rejected, error, lasting)
              WHERE f.organization_id = $1 AND f.content_hash = u.hash",
         )
         .bind(org)
@@ -127,6 +130,7 @@ pub async fn mark_completed(
         .bind(&records)
         .bind(&rejected)
         .bind(&error)
+        .bind(&lasting)
         .execute(&mut *conn)
         .await?;
     }

@@ -17,6 +17,8 @@ pub struct KnownFiles {
     by_location: HashMap<String, (i64, Option<i64>, Option<String>)>,
     /// Incomplete files' committed progress, by content hash.
     progress: HashMap<[u8; 32], Progress>,
+    /// Contents that failed for a reason of their own, with why.
+    failed: HashMap<[u8; 32], String>,
 }
 
 impl Known for KnownFiles {
@@ -41,6 +43,10 @@ impl Known for KnownFiles {
 
     fn loaded(&self, hash: &[u8; 32]) -> bool {
         self.by_hash.contains(hash)
+    }
+
+    fn failed_before(&self, hash: &[u8; 32]) -> Option<String> {
+        self.failed.get(hash).cloned()
     }
 
     fn vanished(&self, prefix: &str, seen: &HashSet<String>) -> Vec<String> {
@@ -100,6 +106,20 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
                     line: line as u64,
                 },
             );
+        }
+    }
+    let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
+    let rows = crate::db::pooler::query(
+        "SELECT content_hash, coalesce(error, '') FROM molecule_files
+         WHERE status = 'failed' AND failed_on_content AND retired_at IS NULL",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for r in rows {
+        let hash: Vec<u8> = r.get(0);
+        if let Ok(h) = <[u8; 32]>::try_from(hash.as_slice()) {
+            known.failed.insert(h, r.get(1));
         }
     }
     Ok(known)

@@ -184,6 +184,9 @@ impl Known for SeenFiles {
     fn progress(&self, hash: &[u8; 32]) -> Option<Progress> {
         self.inner.progress(hash)
     }
+    fn failed_before(&self, hash: &[u8; 32]) -> Option<String> {
+        self.inner.failed_before(hash)
+    }
 }
 
 /// Retire and remove (see the module documentation). `prefixes`: the

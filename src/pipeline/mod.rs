@@ -102,6 +102,10 @@ pub struct FileEnd {
     /// The stream broke (a cut gzip stream, an I/O error): the records before
     /// the break were delivered, the file is not complete.
     pub error: Option<String>,
+    /// The failure is the bytes' own (a corrupt or cut compressed stream, no
+    /// records at all): read again, the same content fails the same way. A
+    /// read that failed for any other reason (the network, the disk) is not.
+    pub lasting: bool,
 }
 
 /// What the sink receives.
@@ -156,6 +160,11 @@ pub trait Known: Send + Sync {
     fn vanished(&self, prefix: &str, seen: &HashSet<String>) -> Vec<String>;
     /// How far an earlier run committed this (incomplete) file.
     fn progress(&self, _hash: &[u8; 32]) -> Option<Progress> {
+        None
+    }
+    /// This content failed before, for a reason of its own (see
+    /// [`FileEnd::lasting`]): why. It is not read again (`--full` does).
+    fn failed_before(&self, _hash: &[u8; 32]) -> Option<String> {
         None
     }
 }
@@ -318,7 +327,9 @@ impl Default for Options {
 enum ToParse {
     Begin(Arc<FileInfo>),
     Chunk(Arc<FileInfo>, Chunk),
-    End(Arc<FileInfo>, Option<String>),
+    /// The file's end, and why it broke if it did (with whether the bytes
+    /// themselves are at fault: see [`FileEnd::lasting`]).
+    End(Arc<FileInfo>, Option<(String, bool)>),
     FileRejected(Reject),
 }
 

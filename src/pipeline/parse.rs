@@ -78,14 +78,16 @@ pub(super) fn parse_stage(
                 if records == 0 && rejected == 0 && skipped > 0 && error.is_none() {
                     let reason = "no records: only comment or header lines".to_owned();
                     rejects.add(stats, Reject::file(f.job.display.clone(), reason.clone()));
-                    error = Some(reason);
+                    error = Some((reason, true));
                 }
+                let lasting = error.as_ref().is_some_and(|(_, l)| *l);
                 Event::End(
                     f,
                     FileEnd {
                         records,
                         rejected,
-                        error,
+                        error: error.map(|(e, _)| e),
+                        lasting,
                     },
                 )
             }

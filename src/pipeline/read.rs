@@ -62,7 +62,19 @@ fn read_file(
                 Stats::add(&stats.bytes_skipped, job.size);
                 return true;
             }
-            Ok(h) => Some(h),
+            Ok(h) => {
+                // Known to fail, unchanged: named and counted apart, not news.
+                if let Some(why) = known.failed_before(&h) {
+                    Stats::add(&stats.files_known_failed, 1);
+                    Stats::add(&stats.bytes_skipped, job.size);
+                    rejects.notice(format!(
+                        "{}: still failing (unchanged since it failed: {why}); not read again (--full reads it)",
+                        job.display
+                    ));
+                    return true;
+                }
+                Some(h)
+            }
             Err(e) => return refuse(format!("cannot read: {e}")),
         }
     } else {
@@ -186,7 +198,7 @@ fn read_file(
                         stats,
                         Reject::file(file.job.display.clone(), reason.clone()),
                     );
-                    error = Some(reason);
+                    error = Some((reason, true));
                 }
                 break;
             }
@@ -196,7 +208,12 @@ fn read_file(
                     stats,
                     Reject::file(file.job.display.clone(), reason.clone()),
                 );
-                error = Some(reason);
+                // Corrupt or cut data, as opposed to a failing read.
+                let lasting = matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                );
+                error = Some((reason, lasting));
                 break;
             }
         }
@@ -287,7 +304,9 @@ fn read_with_chemfiles(
     if let Some(e) = &error {
         rejects.add(stats, Reject::file(file.job.display.clone(), e.clone()));
     }
-    tx.send(ToParse::End(file.clone(), error)).is_ok()
+    // A library's complaint: not known to be the bytes' own.
+    tx.send(ToParse::End(file.clone(), error.map(|e| (e, false))))
+        .is_ok()
 }
 
 fn is_csv(name: &str) -> bool {

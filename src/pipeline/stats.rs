@@ -21,6 +21,8 @@ pub struct Stats {
     /// `--require-marker`: molecule files in folders without their marker,
     /// left for a later run.
     pub files_waiting: AtomicU64,
+    /// Files whose unchanged content failed before (not read again).
+    pub files_known_failed: AtomicU64,
     /// Roots whose listing failed (the run is incomplete).
     pub listings_failed: AtomicU64,
     pub bytes_read: AtomicU64,
@@ -76,6 +78,7 @@ impl Stats {
             files_failed: g(&self.files_failed),
             files_vanished: g(&self.files_vanished),
             files_waiting: g(&self.files_waiting),
+            files_known_failed: g(&self.files_known_failed),
             listings_failed: g(&self.listings_failed),
             bytes_read: g(&self.bytes_read),
             bytes_decoded: g(&self.bytes_decoded),
@@ -135,6 +138,7 @@ pub struct Summary {
     pub files_failed: u64,
     pub files_vanished: u64,
     pub files_waiting: u64,
+    pub files_known_failed: u64,
     pub listings_failed: u64,
     pub bytes_read: u64,
     pub bytes_decoded: u64,

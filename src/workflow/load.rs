@@ -107,6 +107,7 @@ impl LoadReport {
             Exit::NoMoleculeFiles => "no_molecule_files",
             Exit::Interrupted | Exit::Terminated => "cancelled",
             Exit::SyncRefused => "sync_refused",
+            Exit::KnownFailures => "completed_with_known_failures",
             Exit::Failure | Exit::Usage | Exit::ErrorBudget | Exit::Unaccounted => "failed",
         }
     }

@@ -48,6 +48,8 @@ pub fn exit_for(s: &Summary) -> Exit {
         Exit::NoMoleculeFiles
     } else if s.records_rejected > 0 || s.files_failed > 0 {
         Exit::Rejects
+    } else if s.files_known_failed > 0 {
+        Exit::KnownFailures
     } else {
         Exit::Success
     }
