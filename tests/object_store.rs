@@ -817,3 +817,43 @@ async fn a_prefix_delivery_waits_for_its_marker(pool: PgPool) {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(v["records_inserted"], 1, "{v}");
 }
+
+/// A manifest on a prefix: files it does not vouch for are refused by name.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_prefix_manifest_refuses_what_it_does_not_list(pool: PgPool) {
+    let moto = Moto::start();
+    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
+    let store = s3(&moto.endpoint());
+    let put = |key: &str, body: &[u8]| {
+        let store = store.clone();
+        let (key, body) = (ObjPath::from(key), body.to_vec());
+        async move { store.put(&key, PutPayload::from(body)).await.unwrap() }
+    };
+    put("drop/lib.smi", b"CCO one\nCCN two\n").await;
+    put("drop/stray.smi", b"CCC three\n").await;
+    put(
+        "drop/manifest.json",
+        br#"{"files": [{"path": "lib.smi", "size": 16}]}"#,
+    )
+    .await;
+    let url = url_of(&pool);
+    let src = format!("s3://{BUCKET}/drop/");
+    let args = [
+        src.as_str(),
+        "--org",
+        "acme",
+        "--create-org",
+        "--require-marker",
+        "manifest.json",
+    ];
+    let (out, v) = load(&url, &moto.endpoint(), &args);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 2, "{v}");
+    assert!(
+        v["failures"].to_string().contains("stray.smi")
+            && v["failures"]
+                .to_string()
+                .contains("not in the delivery's manifest.json"),
+        "{v}"
+    );
+}

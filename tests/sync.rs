@@ -473,3 +473,62 @@ async fn a_delivery_without_its_marker_waits_and_is_named(pool: PgPool) {
     assert_eq!(v["files_waiting"], 0, "{v}");
     assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 6);
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_manifest_vouches_for_its_files_and_the_others_are_refused_by_name(pool: PgPool) {
+    let url = url_of(&pool);
+    let recs = records(6);
+    let src = tempfile::tempdir().unwrap();
+    let d = src.path().join("d");
+    let e = src.path().join("e");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&e).unwrap();
+    write(&d, "good.sdf", &recs[0..2]);
+    write(&d, "resized.sdf", &recs[2..3]);
+    write(&d, "altered.sdf", &recs[3..4]);
+    write(&d, "extra.sdf", &recs[4..5]);
+    let good = std::fs::read(d.join("good.sdf")).unwrap();
+    let altered = std::fs::read(d.join("altered.sdf")).unwrap();
+    let manifest = serde_json::json!({"files": [
+        {"path": "good.sdf", "size": good.len(), "sha256": sha256_hex(&good)},
+        {"path": "resized.sdf", "size": 3},
+        {"path": "altered.sdf", "sha256": sha256_hex(&altered[1..])},
+    ]});
+    std::fs::write(d.join("manifest.json"), manifest.to_string()).unwrap();
+    // e's manifest names a file that has not arrived.
+    write(&e, "first.sdf", &recs[5..6]);
+    std::fs::write(
+        e.join("manifest.json"),
+        r#"[{"path": "first.sdf"}, {"path": "second.sdf"}]"#,
+    )
+    .unwrap();
+    let (out, v) = load(&url, src.path(), &["--require-marker", "manifest.json"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(v["records_inserted"], 2, "only good.sdf: {v}");
+    let failures = v["failures"].to_string();
+    for (file, why) in [
+        ("resized.sdf", "the delivery's manifest.json says 3"),
+        ("altered.sdf", "SHA-256"),
+        ("extra.sdf", "not in the delivery's manifest.json"),
+    ] {
+        assert!(
+            failures.contains(file) && failures.contains(why),
+            "{file}: {failures}"
+        );
+    }
+    assert!(
+        v["notices"]
+            .to_string()
+            .contains("/e: left for later: manifest.json lists second.sdf, which is not there yet"),
+        "{v}"
+    );
+    assert_eq!(v["files_waiting"], 1, "{v}");
+}

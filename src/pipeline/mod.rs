@@ -15,6 +15,7 @@
 //! wire a sink up wrongly. Per file, events reach the sink in order:
 //! `Begin`, `Records`…, `End`.
 
+mod delivery;
 mod hash;
 mod parse;
 pub mod progress;

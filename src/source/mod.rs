@@ -152,3 +152,22 @@ pub fn walk(roots: &[Root], mut emit: impl FnMut(Found) -> bool) {
         }
     }
 }
+
+/// Read a small file or object whole by its location (`file:///…`,
+/// `s3://…`), through the root it lies under: a delivery's manifest.
+pub fn read_small(roots: &[Root], uri: &str) -> Result<Vec<u8>, crate::error::Error> {
+    if let Some(path) = uri.strip_prefix("file://") {
+        return std::fs::read(path).map_err(|e| crate::error::Error::io(path, e));
+    }
+    for root in roots {
+        if let Root::Object(b) = root {
+            if let Ok(bytes) = b.read_uri(uri) {
+                return Ok(bytes);
+            }
+        }
+    }
+    Err(crate::error::Error::Input(format!(
+        "{}: cannot be read through the sources given",
+        crate::redact::url(uri)
+    )))
+}

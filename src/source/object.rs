@@ -125,6 +125,27 @@ impl Bucket {
         redact::url(&format!("{}/{}", self.base, p.as_ref()))
     }
 
+    /// Read a small object whole (a delivery's manifest), by its location
+    /// as [`Bucket::uri_prefix`] and listings show it.
+    pub fn read_uri(&self, uri: &str) -> Result<Vec<u8>, Error> {
+        let Access::Store(store) = &self.access else {
+            return Err(Error::Input(format!(
+                "{uri}: not readable through a presigned URL"
+            )));
+        };
+        let key = uri
+            .strip_prefix(&format!("{}/", self.base))
+            .ok_or_else(|| Error::Input(format!("{uri}: not in {}", self.base)))?;
+        let path = Path::from(key);
+        self.rt
+            .block_on(async {
+                let got = store.get(&path).await?;
+                got.bytes().await
+            })
+            .map(|b| b.to_vec())
+            .map_err(|e| Error::Input(redact::text(&format!("{uri}: {e}"))))
+    }
+
     /// Write `bytes` as the object `name` under the prefix (a load's rejects,
     /// next to its inputs). Returns where it went.
     pub fn put(&self, name: &str, bytes: Vec<u8>) -> Result<String, Error> {
