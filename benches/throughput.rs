@@ -763,7 +763,7 @@ async fn floor(server: &str, loaded: &Bench) -> Result<Floor> {
         molingest::load::row::create_stage(&mut db).await?;
         let start = Instant::now();
         if staging {
-            let mut tx = molingest::db::tenant(&mut db, org).await?;
+            let mut tx = molingest::db::tenant(&mut db, org.into()).await?;
             copy_in(&mut tx, &molingest::load::row::STAGE.copy, &staged).await?;
             sqlx::query(&molingest::load::row::STAGE.move_rows)
                 .bind(org)

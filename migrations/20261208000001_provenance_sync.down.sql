@@ -2,6 +2,7 @@
 -- files (a retired file's molecules that a sync removed stay removed).
 DROP VIEW molecule_provenance;
 DROP TABLE molecule_records;
+DROP TABLE refused_files;
 ALTER TABLE molecule_files DROP COLUMN retired_at, DROP COLUMN retired_by, DROP COLUMN failed_on_content;
 
 CREATE OR REPLACE FUNCTION molingest_bulk_attach(org uuid, run uuid, molecules_rows bigint, properties_rows bigint,

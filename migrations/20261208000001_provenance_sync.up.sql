@@ -53,6 +53,31 @@ ALTER TABLE molecule_files
     ADD COLUMN failed_on_content BOOLEAN NOT NULL DEFAULT false;
 GRANT UPDATE (retired_at, retired_by, failed_on_content) ON molecule_files TO molingest_app;
 
+-- 5. A file refused before any record was read, for its own bytes (binary
+--    content, empty, a corrupt compressed header), is remembered by content
+--    hash: the next run that finds the same bytes names it as still failing
+--    instead of reading it again.
+CREATE TABLE refused_files (
+    organization_id UUID NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    content_hash    BYTEA NOT NULL CHECK (length(content_hash) = 32),
+    source_uri      TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    refused_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (organization_id, content_hash)
+);
+ALTER TABLE refused_files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE refused_files FORCE ROW LEVEL SECURITY;
+CREATE POLICY refused_files_org_isolation ON refused_files FOR ALL TO PUBLIC
+    USING (organization_id = (SELECT molingest_current_org())
+           OR organization_id = (SELECT molingest_admin_org()))
+    WITH CHECK (organization_id = (SELECT molingest_current_org())
+                OR organization_id = (SELECT molingest_admin_org()));
+GRANT SELECT, INSERT ON refused_files TO molingest_app;
+CREATE TRIGGER refused_files_audit_insert AFTER INSERT ON refused_files
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION molingest_audit();
+CREATE TRIGGER refused_files_audit_delete AFTER DELETE ON refused_files
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION molingest_audit();
+
 -- Row-level security applies through the view (security_invoker).
 CREATE VIEW molecule_provenance WITH (security_invoker = true) AS
     SELECT organization_id, id AS molecule_id, file_id, record_index, record_line, 'first'::text AS kind

@@ -25,6 +25,11 @@ pub struct Reject {
     /// Not read on purpose (a FIFO, socket or device), rather than refused.
     #[serde(skip)]
     pub skipped: bool,
+    /// A whole file refused for its own bytes (binary, empty, a corrupt
+    /// compressed header): its content hash and location, so the next run
+    /// knows it (see `refused_files`).
+    #[serde(skip)]
+    pub refused_content: Option<([u8; 32], String)>,
 }
 
 /// A rejected record's text as it was in its file, and the file's format.
@@ -45,6 +50,7 @@ impl Reject {
             reason: crate::redact::text(&reason.into()),
             original: None,
             skipped: false,
+            refused_content: None,
         }
     }
 
@@ -64,6 +70,7 @@ impl Reject {
             reason: e.reason.clone(),
             original: None,
             skipped: false,
+            refused_content: None,
         }
     }
 }

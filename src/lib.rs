@@ -21,6 +21,7 @@ pub mod docking;
 pub mod embedded;
 pub mod error;
 pub mod exit;
+pub mod ids;
 pub mod load;
 pub mod pipeline;
 pub mod private_fs;

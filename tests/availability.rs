@@ -296,7 +296,7 @@ async fn a_tenant_cannot_stall_another_organization(pool: PgPool) {
     assert!(took < BOUND, "victim's second load took {took:?}");
     let _ = siege.advisory_held().await;
     drop_roles(&pool, &[&la, &lb]).await;
-    drop_org_roles(&pool, &[a, b, c]).await;
+    drop_org_roles(&pool, &[a, b, c.into()]).await;
 }
 
 async fn org_id(pool: &PgPool, name: &str) -> Uuid {

@@ -9,7 +9,6 @@ use common::*;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::path::Path;
-use uuid::Uuid;
 
 async fn run(url: &str, args: &[&str]) -> std::process::Output {
     molingest_async(url, args).await
@@ -34,7 +33,8 @@ fn smiles_dir() -> tempfile::TempDir {
 
 /// A digest of every row an organization has in every table (as the
 /// superuser, which sees all), to prove another tenant untouched.
-async fn digest(pool: &PgPool, org: Uuid) -> String {
+async fn digest(pool: &PgPool, org: impl Into<molingest::ids::OrgId>) -> String {
+    let org: molingest::ids::OrgId = org.into();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.table_name::text FROM information_schema.columns c
          JOIN information_schema.tables t USING (table_schema, table_name)
@@ -65,7 +65,8 @@ async fn digest(pool: &PgPool, org: Uuid) -> String {
 }
 
 /// Rows of `org` in every table that has an organization_id.
-async fn rows_left(pool: &PgPool, org: Uuid) -> i64 {
+async fn rows_left(pool: &PgPool, org: impl Into<molingest::ids::OrgId>) -> i64 {
+    let org: molingest::ids::OrgId = org.into();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.table_name::text FROM information_schema.columns c
          JOIN information_schema.tables t USING (table_schema, table_name)

@@ -15,7 +15,7 @@ async fn run(url: &str, args: &[&str]) -> std::process::Output {
 
 async fn molecules_in(url: &str, org: Uuid) -> i64 {
     let mut c = PgConnection::connect(url).await.unwrap();
-    let mut tx = molingest::db::tenant(&mut c, org).await.unwrap();
+    let mut tx = molingest::db::tenant(&mut c, org.into()).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM molecules")
         .fetch_one(&mut *tx)
         .await
@@ -66,7 +66,7 @@ async fn an_organization_in_its_own_database_on_this_server(pool: PgPool) {
                 has_database_privilege($2, $1, 'CONNECT')",
     )
     .bind(&own)
-    .bind(molingest::db::org_role(org))
+    .bind(molingest::db::org_role(org.into()))
     .fetch_one(&pool)
     .await
     .unwrap();
@@ -175,7 +175,7 @@ async fn an_organization_on_a_second_server(pool: PgPool) {
     assert_eq!(molecules_in(&control, org).await, 0);
     // The run record is where the data is.
     let mut c2 = PgConnection::connect(&url2("bigco")).await.unwrap();
-    let mut tx = molingest::db::tenant(&mut c2, org).await.unwrap();
+    let mut tx = molingest::db::tenant(&mut c2, org.into()).await.unwrap();
     let runs: i64 =
         sqlx::query_scalar("SELECT count(*) FROM pipeline_executions WHERE status = 'completed'")
             .fetch_one(&mut *tx)
@@ -194,5 +194,5 @@ async fn an_organization_on_a_second_server(pool: PgPool) {
         )),
         "{listing}"
     );
-    drop_roles(&pool, &[&login, &molingest::db::org_role(org)]).await;
+    drop_roles(&pool, &[&login, &molingest::db::org_role(org.into())]).await;
 }

@@ -532,3 +532,42 @@ async fn a_manifest_vouches_for_its_files_and_the_others_are_refused_by_name(poo
     );
     assert_eq!(v["files_waiting"], 1, "{v}");
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn a_file_refused_for_its_content_is_known_the_next_night(pool: PgPool) {
+    let url = url_of(&pool);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good.sdf", &records(2));
+    for (name, from) in [
+        ("garbage.pdb", "broken/derived__binary_garbage.pdb"),
+        ("empty.smi", "broken/derived__empty.smi"),
+    ] {
+        std::fs::copy(corpus().join(from), dir.path().join(name)).unwrap();
+    }
+    let (out, v) = load(&url, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(v["files_failed"], 2, "{v}");
+    // Night two: nothing new, the same two files: known, exit 8.
+    let (out, v) = load(&url, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(8), "{}", show(&out));
+    assert_eq!(
+        (v["files_failed"].as_u64(), v["files_known_failed"].as_u64()),
+        (Some(0), Some(2)),
+        "{v}"
+    );
+    let notices = v["notices"].to_string();
+    assert!(
+        notices.contains("garbage.pdb: still failing")
+            && notices.contains("empty.smi: still failing"),
+        "{notices}"
+    );
+    // Something new going wrong is news again (exit 3).
+    std::fs::copy(
+        corpus().join("broken/derived__truncated_record.sdf"),
+        dir.path().join("cut.sdf"),
+    )
+    .unwrap();
+    let (out, v) = load(&url, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert_eq!(v["files_known_failed"], 2, "{v}");
+}

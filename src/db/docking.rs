@@ -3,6 +3,7 @@
 
 use super::tenant_in_run;
 use crate::error::Result;
+use crate::ids::{OrgId, RunId};
 use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
@@ -11,8 +12,8 @@ use uuid::Uuid;
 /// all get the same job (unique per organization and name).
 pub async fn job(
     pool: &PgPool,
-    org: Uuid,
-    run: Uuid,
+    org: OrgId,
+    run: RunId,
     name: &str,
     receptor: Option<Uuid>,
     parameters: &serde_json::Value,
@@ -37,7 +38,7 @@ pub async fn job(
 }
 
 /// A job execution for this run.
-pub async fn begin_execution(pool: &PgPool, org: Uuid, run: Uuid, job: Uuid) -> Result<Uuid> {
+pub async fn begin_execution(pool: &PgPool, org: OrgId, run: RunId, job: Uuid) -> Result<Uuid> {
     let mut tx = tenant_in_run(pool, org, Some(run)).await?;
     let id = crate::db::pooler::query_scalar(
         "INSERT INTO job_executions (organization_id, job_id, status, started_at, worker, pipeline_execution_id)
@@ -55,8 +56,8 @@ pub async fn begin_execution(pool: &PgPool, org: Uuid, run: Uuid, job: Uuid) -> 
 /// Close the execution (and the job) with the run's outcome.
 pub async fn finish_execution(
     pool: &PgPool,
-    org: Uuid,
-    run: Uuid,
+    org: OrgId,
+    run: RunId,
     (job, execution): (Uuid, Uuid),
     status: &str,
     error: Option<&str>,
@@ -85,7 +86,7 @@ pub async fn finish_execution(
 }
 
 /// The molecule with this content hash.
-pub async fn molecule_by_hash(pool: &PgPool, org: Uuid, hash: &[u8; 32]) -> Result<Option<Uuid>> {
+pub async fn molecule_by_hash(pool: &PgPool, org: OrgId, hash: &[u8; 32]) -> Result<Option<Uuid>> {
     let mut tx = tenant_in_run(pool, org, None).await?;
     let id = crate::db::pooler::query_scalar(
         "SELECT id FROM molecules WHERE organization_id = $1 AND content_hash = $2",

@@ -3,11 +3,11 @@
 
 use super::{orgs::org_role, tenant_in_run};
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::Connection;
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// Every table that holds an organization's rows, parents before children
 /// (the order to restore in; purge deletes in reverse), with the columns
@@ -24,6 +24,7 @@ pub const ORG_TABLES: &[(&str, &str)] = &[
     ("molecule_properties", "molecule_id"),
     ("molecule_occurrences", "content_hash"),
     ("molecule_records", "file_id, record_index"),
+    ("refused_files", "content_hash"),
     ("docking_jobs", "id"),
     ("job_executions", "id"),
     ("job_results", "id"),
@@ -48,7 +49,7 @@ const NOT_TOMBSTONE: &str = "action NOT LIKE '%purge%'";
 /// Returns the row count.
 pub async fn export_table(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     table: &str,
     out: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
 ) -> Result<u64> {
@@ -87,7 +88,7 @@ pub async fn export_table(
 /// `organization_id` is set to `org` (the import may give a new id).
 pub async fn import_table(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     table: &str,
     lines: &[String],
 ) -> Result<u64> {
@@ -144,7 +145,7 @@ pub async fn import_table(
 }
 
 /// How many rows the organization has in each table.
-pub async fn row_counts(conn: &mut PgConnection, org: Uuid) -> Result<BTreeMap<String, u64>> {
+pub async fn row_counts(conn: &mut PgConnection, org: OrgId) -> Result<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
     for (table, _) in ORG_TABLES {
         let mut tx = tenant_in_run(&mut *conn, org, None).await?;
@@ -165,7 +166,7 @@ pub async fn row_counts(conn: &mut PgConnection, org: Uuid) -> Result<BTreeMap<S
 /// each delete is audited and touches no other tenant); then its audit
 /// rows and the organization itself, as the administrator. Returns the
 /// count per table. The tombstone is written by [`tombstone`].
-pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64>> {
+pub async fn purge_rows(pool: &PgPool, org: OrgId) -> Result<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
     // What a killed bulk load left unattached holds foreign keys to the
     // organization's rows: it goes first.
@@ -227,7 +228,7 @@ pub async fn purge_rows(pool: &PgPool, org: Uuid) -> Result<BTreeMap<String, u64
 /// it up for longer than [`super::preempt::GRACE`] are ended (see
 /// [`super::preempt`]). A failure leaves empty partitions that the next
 /// purge or `org add` of the same id would find harmless.
-async fn drop_partitions(pool: &PgPool, org: Uuid) -> Result<()> {
+async fn drop_partitions(pool: &PgPool, org: OrgId) -> Result<()> {
     let hex = org.simple().to_string();
     let mut conn = pool.acquire().await?;
     let watch = (*pool.connect_options()).clone();
@@ -264,7 +265,7 @@ async fn drop_partitions(pool: &PgPool, org: Uuid) -> Result<()> {
 
 /// The one audit row a purge leaves: organization id, time, actor and
 /// counts — no names, no personal data. Kept whatever the retention policy.
-pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>) -> Result<()> {
+pub async fn tombstone(pool: &PgPool, org: OrgId, counts: &BTreeMap<String, u64>) -> Result<()> {
     let mut tx = pool.begin().await?;
     crate::db::pooler::query(
         "INSERT INTO audit_log (organization_id, actor, action, entity_type, entity_id, details)
@@ -279,7 +280,7 @@ pub async fn tombstone(pool: &PgPool, org: Uuid, counts: &BTreeMap<String, u64>)
 }
 
 /// Drop the organization's role (its memberships go with it).
-pub async fn drop_org_role(pool: &PgPool, org: Uuid) -> Result<()> {
+pub async fn drop_org_role(pool: &PgPool, org: OrgId) -> Result<()> {
     sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {}", org_role(org)))
         .execute(pool)
         .await?;
@@ -306,7 +307,7 @@ pub async fn holds_data(pool: &PgPool) -> Result<bool> {
 /// that read SMILES files (tabs and line breaks in names become spaces).
 pub async fn export_smiles(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     out: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
 ) -> Result<()> {
     let sql = format!(
@@ -330,7 +331,7 @@ pub async fn export_smiles(
 /// sequence past the restored audit rows.
 pub async fn restore_org_row(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     path: &std::path::Path,
 ) -> Result<()> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -355,7 +356,7 @@ pub async fn restore_org_row(
 }
 
 /// Delete an organization's audit rows, tombstones kept (as the owner).
-pub async fn clear_audit(conn: &mut PgConnection, org: Uuid) -> Result<u64> {
+pub async fn clear_audit(conn: &mut PgConnection, org: OrgId) -> Result<u64> {
     Ok(crate::db::pooler::query(&format!(
         "DELETE FROM audit_log WHERE organization_id = $1 AND {NOT_TOMBSTONE}"
     ))

@@ -24,10 +24,10 @@ pub use connect::{connect, connection, Target};
 pub use orgs::{add_org, find_org, grant_org, list_orgs, org_id, org_role, own_org, Org, OrgRow};
 
 use crate::error::Result;
+use crate::ids::{OrgId, RunId};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
-use uuid::Uuid;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -115,7 +115,7 @@ pub async fn applied_migrations(pool: &PgPool) -> Result<Vec<i64>> {
 /// organization's rows and no other's. Works for the administrator (a
 /// member of every organization role) and for a tenant login granted this
 /// organization; fails for any other.
-pub async fn tenant<'c, A>(conn: A, org: Uuid) -> Result<Transaction<'c, Postgres>>
+pub async fn tenant<'c, A>(conn: A, org: OrgId) -> Result<Transaction<'c, Postgres>>
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
@@ -126,7 +126,7 @@ where
 /// for organization `org` only: the row policies let the owner see and
 /// change that organization's rows when `molingest.admin_org` names it.
 /// For what tenants may not do themselves (deletes: purge, retention).
-pub async fn admin_for<'c, A>(conn: A, org: Uuid) -> Result<Transaction<'c, Postgres>>
+pub async fn admin_for<'c, A>(conn: A, org: OrgId) -> Result<Transaction<'c, Postgres>>
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
 {
@@ -142,8 +142,8 @@ where
 /// (`molingest.run_id`, read by the audit triggers). One round trip.
 pub async fn tenant_in_run<'c, A>(
     conn: A,
-    org: Uuid,
-    run: Option<Uuid>,
+    org: OrgId,
+    run: Option<RunId>,
 ) -> Result<Transaction<'c, Postgres>>
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
@@ -161,8 +161,8 @@ pub const BOOKKEEPING_TIMEOUT: &str = "60s";
 /// pooler (no startup options) it is set here, for the transaction only.
 pub async fn tenant_bookkeeping<'c, A>(
     conn: A,
-    org: Uuid,
-    run: Option<Uuid>,
+    org: OrgId,
+    run: Option<RunId>,
 ) -> Result<Transaction<'c, Postgres>>
 where
     A: sqlx::Acquire<'c, Database = Postgres>,
@@ -173,8 +173,8 @@ where
 
 async fn begin_as<'c, A>(
     conn: A,
-    org: Uuid,
-    run: Option<Uuid>,
+    org: OrgId,
+    run: Option<RunId>,
     timeout: Option<&str>,
 ) -> Result<Transaction<'c, Postgres>>
 where

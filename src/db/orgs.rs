@@ -5,16 +5,16 @@
 
 use super::{tenant, TENANT_ROLE};
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use sqlx::postgres::PgPool;
 use sqlx::Row;
 use unicode_normalization::UnicodeNormalization;
-use uuid::Uuid;
 
 /// The longest organization name (the column is VARCHAR(255)).
 pub const MAX_NAME_CHARS: usize = 255;
 
 /// The role whose members act for organization `org`.
-pub fn org_role(org: Uuid) -> String {
+pub fn org_role(org: OrgId) -> String {
     format!("molingest_org_{}", org.simple())
 }
 
@@ -83,7 +83,7 @@ pub async fn require_admin(pool: &PgPool, what: &str) -> Result<()> {
 }
 
 /// Create an organization and its role; the administrator may act for it.
-pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
+pub async fn add_org(pool: &PgPool, name: &str) -> Result<OrgId> {
     add_org_row(pool, name, None, None).await
 }
 
@@ -93,9 +93,9 @@ pub async fn add_org(pool: &PgPool, name: &str) -> Result<Uuid> {
 pub async fn add_org_row(
     pool: &PgPool,
     name: &str,
-    id: Option<Uuid>,
+    id: Option<OrgId>,
     location: Option<&str>,
-) -> Result<Uuid> {
+) -> Result<OrgId> {
     let name = normalize_name(name)?;
     require_admin(pool, "org add").await?;
     // Attaching its partitions needs short strong locks on the shared
@@ -107,7 +107,7 @@ pub async fn add_org_row(
     let (id, ended) = super::preempt::with_parent_locks(&mut conn, watch, |tx| {
         let (name, location) = (name.clone(), location.clone());
         Box::pin(async move {
-            let id: Uuid = crate::db::pooler::query_scalar(
+            let id: OrgId = crate::db::pooler::query_scalar(
                 "INSERT INTO organizations (id, name, database_location)
                  VALUES (COALESCE($1, gen_random_uuid()), $2, $3) RETURNING id",
             )
@@ -159,7 +159,7 @@ pub async fn add_org_row(
 /// An organization as the control database knows it.
 #[derive(Debug, Clone)]
 pub struct Org {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     /// Its own database, when it has one (a URL without credentials).
     pub location: Option<String>,
@@ -253,7 +253,7 @@ pub async fn grant_org(pool: &PgPool, name: &str, login: &str) -> Result<()> {
 
 /// The organization of a name, matched as it is stored (normalised,
 /// case-insensitively).
-pub async fn org_id(pool: &PgPool, name: &str) -> Result<Uuid> {
+pub async fn org_id(pool: &PgPool, name: &str) -> Result<OrgId> {
     let name = normalize_name(name)?;
     let mut tx = pool.begin().await?;
     let id = crate::db::pooler::query_scalar(
@@ -286,7 +286,7 @@ pub async fn own_org(pool: &PgPool) -> Result<Option<Org>> {
 }
 
 pub struct OrgRow {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub location: Option<String>,
     pub molecules: i64,
@@ -296,7 +296,7 @@ pub struct OrgRow {
 /// (counted as the tenant: the policies are forced, even for the owner).
 pub async fn list_orgs(pool: &PgPool) -> Result<Vec<OrgRow>> {
     let mut tx = pool.begin().await?;
-    let orgs: Vec<(Uuid, String, Option<String>)> = crate::db::pooler::query_as(
+    let orgs: Vec<(OrgId, String, Option<String>)> = crate::db::pooler::query_as(
         "SELECT id, name, database_location FROM organizations ORDER BY name",
     )
     .fetch_all(&mut *tx)

@@ -3,8 +3,8 @@
 
 use super::tenant;
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use sqlx::postgres::PgPool;
-use uuid::Uuid;
 
 /// The only settings there are, all in whole days.
 pub const KEYS: &[&str] = &[
@@ -34,7 +34,7 @@ pub fn check(key: &str, value: &str) -> Result<i64> {
     }
 }
 
-pub async fn set(pool: &PgPool, org: Uuid, key: &str, days: i64) -> Result<()> {
+pub async fn set(pool: &PgPool, org: OrgId, key: &str, days: i64) -> Result<()> {
     let mut tx = tenant(pool, org).await?;
     crate::db::pooler::query(
         "INSERT INTO organization_config (organization_id, key, value) VALUES ($1, $2, to_jsonb($3::bigint))
@@ -50,7 +50,7 @@ pub async fn set(pool: &PgPool, org: Uuid, key: &str, days: i64) -> Result<()> {
 }
 
 /// Every setting of the organization, as (key, JSON text).
-pub async fn settings(pool: &PgPool, org: Uuid) -> Result<Vec<(String, String)>> {
+pub async fn settings(pool: &PgPool, org: OrgId) -> Result<Vec<(String, String)>> {
     let mut tx = tenant(pool, org).await?;
     let rows: Vec<(String, String)> = crate::db::pooler::query_as(
         "SELECT key, value::text FROM organization_config WHERE organization_id = $1 ORDER BY key",
@@ -84,7 +84,7 @@ pub struct Expired {
 /// records as the tenant (the audit trail records the deletes), audit rows
 /// as the administrator (with an audit row saying how many), purge
 /// tombstones never.
-pub async fn apply(pool: &PgPool, org: Uuid, dry_run: bool) -> Result<Expired> {
+pub async fn apply(pool: &PgPool, org: OrgId, dry_run: bool) -> Result<Expired> {
     let settings = settings(pool, org).await?;
     // Every value is checked before anything is deleted.
     for key in KEYS {
@@ -143,7 +143,7 @@ pub async fn apply(pool: &PgPool, org: Uuid, dry_run: bool) -> Result<Expired> {
 async fn count(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     sql: &str,
-    org: Uuid,
+    org: OrgId,
     days: i64,
 ) -> Result<u64> {
     let n: i64 = crate::db::pooler::query_scalar(sql)

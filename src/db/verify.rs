@@ -3,15 +3,15 @@
 
 use super::tenant;
 use crate::error::Result;
+use crate::ids::OrgId;
 use sqlx::postgres::PgPool;
 use std::collections::HashSet;
-use uuid::Uuid;
 
 /// Of these record hashes, the ones the organization holds: as a molecule
 /// (record dedup, docking poses) or as an occurrence of one (structure
 /// dedup keeps one molecule per structure and every record's text as an
 /// occurrence).
-pub async fn present(pool: &PgPool, org: Uuid, hashes: &[[u8; 32]]) -> Result<HashSet<[u8; 32]>> {
+pub async fn present(pool: &PgPool, org: OrgId, hashes: &[[u8; 32]]) -> Result<HashSet<[u8; 32]>> {
     let mut found = HashSet::with_capacity(hashes.len());
     let mut tx = tenant(pool, org).await?;
     for chunk in hashes.chunks(10_000) {

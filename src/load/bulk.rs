@@ -27,13 +27,14 @@
 //! unattached tables, which the next run drops. The files are completed in
 //! the attach transaction, so the next run reads them again.
 
-use super::files::{file_ids, mark_completed, register_files};
+use super::files::{file_ids, mark_completed, register_files, remember_refused};
 use super::kill_point;
 use super::provenance::{record_repeats, Repeat};
 use super::row::{BulkRows, BULK};
 use super::sink::FileDone;
 use super::sync::{Seen, SeenFiles};
 use crate::error::Error;
+use crate::ids::{OrgId, RunId};
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Sink};
 use sqlx::postgres::PgConnection;
@@ -60,8 +61,8 @@ type CopyTask = tokio::task::JoinHandle<Result<PgConnection, Error>>;
 
 pub struct BulkSink {
     rt: Handle,
-    org: Uuid,
-    run: Uuid,
+    org: OrgId,
+    run: RunId,
     stats: Arc<Stats>,
     /// Holds the organization lock; registers and completes files; attaches.
     control: PgConnection,
@@ -81,6 +82,8 @@ pub struct BulkSink {
     duplicates: u64,
     /// Records whose text an earlier record brought: written at attach.
     repeats: Vec<Repeat>,
+    /// Files refused for their own bytes (see [`remember_refused`]).
+    refused: Vec<crate::error::Reject>,
     ended: Vec<(Arc<FileInfo>, FileEnd, u64)>,
     done: Vec<FileDone>,
     /// Files begun but not registered yet, and the records that wait for
@@ -100,7 +103,7 @@ impl BulkSink {
     pub fn open(
         rt: &Handle,
         url: &str,
-        (org, run): (Uuid, Uuid),
+        (org, run): (OrgId, RunId),
         mut control: PgConnection,
         reread_all: bool,
         stats: Arc<Stats>,
@@ -136,6 +139,7 @@ impl BulkSink {
             rows: 0,
             duplicates: 0,
             repeats: Vec::new(),
+            refused: Vec::new(),
             ended: Vec::new(),
             done: Vec::new(),
             unregistered: Vec::new(),
@@ -367,14 +371,27 @@ impl Sink for BulkSink {
                 }
             }
             Event::End(f, end) => self.ended.push((f, end, 0)),
-            Event::FileRejected(_) => {}
+            Event::FileRejected(r) => {
+                if r.refused_content.is_some() {
+                    self.refused.push(r);
+                }
+            }
         }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), Error> {
         self.register_pending()?;
-        self.complete()
+        self.complete()?;
+        let refused = std::mem::take(&mut self.refused);
+        self.rt
+            .block_on(remember_refused(
+                &mut self.control,
+                self.org,
+                self.run,
+                &refused,
+            ))
+            .map_err(|e| e.during("remembering refused files"))
     }
 }
 
@@ -391,7 +408,7 @@ impl Drop for BulkSink {
 /// both in the same one), commit only when told the end was reached.
 async fn fill(
     mut conn: PgConnection,
-    org: Uuid,
+    org: OrgId,
     parent: &'static str,
     mut rx: mpsc::Receiver<Chunk>,
     stats: Arc<Stats>,
@@ -435,7 +452,7 @@ async fn fill(
 async fn build(
     control: &mut PgConnection,
     conns: Vec<PgConnection>,
-    org: Uuid,
+    org: OrgId,
 ) -> Result<(), Error> {
     let mut tx = control.begin().await?;
     let mut ddl: Vec<String> = crate::db::pooler::query_scalar(
@@ -483,7 +500,7 @@ async fn build(
 async fn attach(
     control: &mut PgConnection,
     watch: sqlx::postgres::PgConnectOptions,
-    (org, run): (Uuid, Uuid),
+    (org, run): (OrgId, RunId),
     rows: u64,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
     repeats: Vec<Repeat>,

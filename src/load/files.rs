@@ -4,6 +4,7 @@
 
 use crate::db::tenant_bookkeeping;
 use crate::error::Error;
+use crate::ids::{OrgId, RunId};
 use crate::pipeline::{FileEnd, FileInfo, Progress};
 use sqlx::postgres::PgConnection;
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use uuid::Uuid;
 /// was registered before is not among them: see [`file_ids`]).
 pub async fn register_files(
     conn: &mut PgConnection,
-    org: Uuid,
-    run: Uuid,
+    org: OrgId,
+    run: RunId,
     files: &[Arc<FileInfo>],
 ) -> Result<Vec<([u8; 32], Uuid)>, Error> {
     let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
@@ -80,8 +81,8 @@ pub async fn register_files(
 /// Mark ended files completed (or failed, when their stream broke).
 pub async fn complete_files(
     conn: &mut PgConnection,
-    org: Uuid,
-    run: Uuid,
+    org: OrgId,
+    run: RunId,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
 ) -> Result<(), Error> {
     let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
@@ -94,7 +95,7 @@ pub async fn complete_files(
 /// path's attach).
 pub async fn mark_completed(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     ended: &[(Arc<FileInfo>, FileEnd, u64)],
 ) -> Result<(), Error> {
     {
@@ -140,7 +141,7 @@ pub async fn mark_completed(
 /// The ids of registered files, by content hash.
 pub async fn file_ids(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     hashes: &[[u8; 32]],
 ) -> Result<Vec<([u8; 32], Uuid)>, Error> {
     let wanted: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
@@ -166,8 +167,8 @@ pub async fn file_ids(
 /// Record how far each file's rows are committed (see [`Progress`]).
 pub async fn save_progress(
     conn: &mut PgConnection,
-    org: Uuid,
-    run: Uuid,
+    org: OrgId,
+    run: RunId,
     reach: &[([u8; 32], Progress)],
 ) -> Result<(), Error> {
     let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
@@ -188,6 +189,43 @@ pub async fn save_progress(
     .bind(&records)
     .bind(&offset)
     .bind(&line)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Remember files refused for their own bytes (`refused_files`), so the
+/// next run that finds the same bytes names them as still failing instead
+/// of reading them again.
+pub async fn remember_refused(
+    conn: &mut PgConnection,
+    org: OrgId,
+    run: RunId,
+    refused: &[crate::error::Reject],
+) -> Result<(), Error> {
+    let (mut hash, mut uri, mut reason) = (Vec::new(), Vec::new(), Vec::new());
+    for r in refused {
+        if let Some((h, u)) = &r.refused_content {
+            hash.push(h.to_vec());
+            uri.push(u.clone());
+            reason.push(r.reason.clone());
+        }
+    }
+    if hash.is_empty() {
+        return Ok(());
+    }
+    let mut tx = tenant_bookkeeping(&mut *conn, org, Some(run)).await?;
+    crate::db::pooler::query(
+        "INSERT INTO refused_files (organization_id, content_hash, source_uri, reason)
+         SELECT $1, u.hash, u.uri, u.reason
+         FROM UNNEST($2::bytea[], $3::text[], $4::text[]) AS u(hash, uri, reason)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(org)
+    .bind(&hash)
+    .bind(&uri)
+    .bind(&reason)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

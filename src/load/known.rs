@@ -2,12 +2,12 @@
 //! and by content, so a re-run skips them without reading a byte.
 
 use crate::error::Result;
+use crate::ids::OrgId;
 use crate::pipeline::{Known, Progress};
 use crate::source::FileJob;
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
-use uuid::Uuid;
 
 /// Completed files of an organization, to recognise unchanged input.
 #[derive(Debug, Default)]
@@ -66,7 +66,7 @@ impl Known for KnownFiles {
     }
 }
 
-pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFiles> {
+pub async fn known_files(conn: &mut PgConnection, org: OrgId) -> Result<KnownFiles> {
     let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     let rows = crate::db::pooler::query(
         "SELECT content_hash, source_uri, size_bytes,
@@ -111,7 +111,9 @@ pub async fn known_files(conn: &mut PgConnection, org: Uuid) -> Result<KnownFile
     let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     let rows = crate::db::pooler::query(
         "SELECT content_hash, coalesce(error, '') FROM molecule_files
-         WHERE status = 'failed' AND failed_on_content AND retired_at IS NULL",
+         WHERE status = 'failed' AND failed_on_content AND retired_at IS NULL
+         UNION ALL
+         SELECT content_hash, reason FROM refused_files",
     )
     .fetch_all(&mut *tx)
     .await?;

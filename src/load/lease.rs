@@ -5,6 +5,7 @@
 
 use crate::db;
 use crate::error::Result;
+use crate::ids::OrgId;
 use crate::pipeline::Cancel;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use uuid::Uuid;
 /// on a connection of its own.
 pub async fn take_lock(
     url: &str,
-    org: Uuid,
+    org: OrgId,
     org_name: &str,
     source: &str,
 ) -> Result<(PgConnection, db::Leases)> {

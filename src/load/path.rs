@@ -5,10 +5,10 @@
 
 use super::runs::{org_lease, Leases, OrgLease};
 use crate::error::Error;
+use crate::ids::OrgId;
 use serde::Serialize;
 use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::Connection;
-use uuid::Uuid;
 
 /// How a load writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,7 +30,7 @@ pub struct Choice {
     pub holder: Option<PgConnection>,
 }
 
-fn partition(org: Uuid) -> String {
+fn partition(org: OrgId) -> String {
     format!("molecules_{}", org.simple())
 }
 
@@ -45,7 +45,7 @@ const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 pub async fn choose(
     url: &str,
     pool: &PgPool,
-    (org, org_name): (Uuid, &str),
+    (org, org_name): (OrgId, &str),
     leases: &mut Leases,
     allowed: bool,
     ineligible: Option<&str>,
@@ -157,7 +157,7 @@ async fn release_org_lease(conn: &mut PgConnection, leases: &mut Leases) -> Resu
 /// Whether the organization holds no molecule: read on its partition by
 /// the owner (forced row security would hide rows from a non-superuser
 /// owner on the parent), through row-level security by a tenant.
-async fn is_empty(conn: &mut PgConnection, org: Uuid, owner: bool) -> Result<bool, Error> {
+async fn is_empty(conn: &mut PgConnection, org: OrgId, owner: bool) -> Result<bool, Error> {
     if owner {
         let sql = format!(
             "SELECT NOT EXISTS (SELECT 1 FROM public.{})",

@@ -7,6 +7,7 @@
 //! path keeps its repeats here and writes them in its attach transaction.
 
 use crate::error::Error;
+use crate::ids::OrgId;
 use sqlx::postgres::PgConnection;
 use uuid::Uuid;
 
@@ -24,7 +25,7 @@ pub struct Repeat {
 /// merged). Returns the rows written.
 pub async fn record_repeats(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     repeats: &[Repeat],
 ) -> Result<u64, Error> {
     let mut written = 0;

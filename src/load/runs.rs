@@ -3,6 +3,7 @@
 
 use crate::db::tenant;
 use crate::error::{Reject, Result};
+use crate::ids::{OrgId, RunId};
 use crate::pipeline::stats::Summary;
 use crate::redact;
 use sqlx::postgres::PgPool;
@@ -19,7 +20,7 @@ pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// security: a tenant sees and takes only its own organization's leases.
 #[derive(Debug, Clone)]
 pub struct Leases {
-    pub org: Uuid,
+    pub org: OrgId,
     pub holder: Uuid,
     pub source: String,
     /// The organization's lease is held too (a bulk first load).
@@ -86,7 +87,7 @@ impl Leases {
 /// taken, `None` when another live run holds it.
 pub async fn try_lease_source(
     conn: &mut sqlx::PgConnection,
-    org: Uuid,
+    org: OrgId,
     source: &str,
     holder: Uuid,
 ) -> Result<Option<Leases>> {
@@ -204,8 +205,8 @@ pub async fn org_lease(
 
 /// Record the start of a load (a `pipeline_executions` row of the
 /// organization's 'molingest load' pipeline).
-pub async fn begin_run(pool: &PgPool, org: Uuid, source: &str) -> Result<Uuid> {
-    let run = Uuid::now_v7();
+pub async fn begin_run(pool: &PgPool, org: OrgId, source: &str) -> Result<RunId> {
+    let run = RunId(Uuid::now_v7());
     let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
     let pipeline: Uuid = crate::db::pooler::query_scalar(
         "INSERT INTO pipelines (organization_id, name, definition)
@@ -253,7 +254,7 @@ pub struct RunEnd<'a> {
     pub sync: Option<&'a super::sync::SyncReport>,
 }
 
-pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -> Result<()> {
+pub async fn finish_run(pool: &PgPool, org: OrgId, run: RunId, end: &RunEnd<'_>) -> Result<()> {
     let RunEnd {
         status,
         summary,
@@ -310,8 +311,8 @@ pub async fn finish_run(pool: &PgPool, org: Uuid, run: Uuid, end: &RunEnd<'_>) -
 /// still `running`: the caller holds the source's lock, so they died
 /// without closing (SIGKILL, power loss, a lost database). The audit
 /// trail records each closing under that run's id. Returns their ids.
-pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<Vec<Uuid>> {
-    let stale: Vec<Uuid> = {
+pub async fn close_stale_runs(pool: &PgPool, org: OrgId, source: &str) -> Result<Vec<RunId>> {
+    let stale: Vec<RunId> = {
         let mut tx = tenant(pool, org).await?;
         let ids = crate::db::pooler::query_scalar(
             "SELECT id FROM pipeline_executions
@@ -328,7 +329,7 @@ pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<
     // One transaction per run, so each closing is audited under its run.
     for run in stale {
         let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
-        let ids: Vec<Uuid> = crate::db::pooler::query_scalar(
+        let ids: Vec<RunId> = crate::db::pooler::query_scalar(
         "UPDATE pipeline_executions SET status = 'failed', finished_at = now(),
                 error = 'the run ended without closing (killed, power loss or lost database); closed by the next run'
          WHERE organization_id = $1 AND id = $2 AND status = 'running'
@@ -347,7 +348,7 @@ pub async fn close_stale_runs(pool: &PgPool, org: Uuid, source: &str) -> Result<
 /// After a load that added rows: merge the GIN pending lists, ANALYZE when
 /// the table grew by more than ~10 % (an administrator-owned function the
 /// tenant may call for its own organization).
-pub async fn after_load(pool: &PgPool, org: Uuid, added: u64) -> Result<()> {
+pub async fn after_load(pool: &PgPool, org: OrgId, added: u64) -> Result<()> {
     if added == 0 {
         return Ok(());
     }

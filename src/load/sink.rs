@@ -19,12 +19,13 @@
 //! them again and the unique key drops what was already loaded. Inserting in
 //! hash order keeps concurrent writers (and concurrent runs) from deadlocking.
 
-use super::files::{complete_files, register_files, save_progress};
+use super::files::{complete_files, register_files, remember_refused, save_progress};
 use super::row::CopyRows;
 use super::structure::Dedup;
 use super::sync::{Seen, SeenFiles};
 use super::writer::{connect_writer, write_with_retry};
 use crate::error::Error;
+use crate::ids::{OrgId, RunId};
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{
     Cancel, Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Progress, Sink,
@@ -135,10 +136,10 @@ pub struct DbSink {
     rt: Handle,
     docking_job: Option<Uuid>,
     /// The run the rows belong to (for the audit trail).
-    run: Uuid,
+    run: RunId,
     /// Files completed so far.
     done: Vec<FileDone>,
-    org: Uuid,
+    org: OrgId,
     limits: BatchLimits,
     /// The organization's completed files, so unchanged ones are skipped.
     known: Arc<SeenFiles>,
@@ -157,6 +158,8 @@ pub struct DbSink {
     in_flight: Vec<(u64, Reach)>,
     tx: Option<mpsc::Sender<Batch>>,
     writers: Vec<tokio::task::JoinHandle<Result<(), Error>>>,
+    /// Files refused for their own bytes (see [`remember_refused`]).
+    refused: Vec<crate::error::Reject>,
 }
 
 impl DbSink {
@@ -165,8 +168,8 @@ impl DbSink {
     pub fn open(
         rt: &Handle,
         url: &str,
-        org: Uuid,
-        run: Uuid,
+        org: OrgId,
+        run: RunId,
         options: SinkOptions,
         stats: Arc<Stats>,
         cancel: Cancel,
@@ -254,6 +257,7 @@ impl DbSink {
             committed,
             tx: Some(tx),
             writers: handles,
+            refused: Vec::new(),
         })
     }
 
@@ -430,7 +434,11 @@ impl Sink for DbSink {
             }
             // Its rows are in batches up to the current one.
             Event::End(f, end) => self.ended.push((f, end, self.batch.seq)),
-            Event::FileRejected(_) => {}
+            Event::FileRejected(r) => {
+                if r.refused_content.is_some() {
+                    self.refused.push(r);
+                }
+            }
         }
         Ok(())
     }
@@ -439,7 +447,16 @@ impl Sink for DbSink {
         self.flush()?;
         self.join_writers()?;
         self.register_files()?;
-        self.complete_files(true)
+        self.complete_files(true)?;
+        let refused = std::mem::take(&mut self.refused);
+        self.rt
+            .block_on(remember_refused(
+                &mut self.control,
+                self.org,
+                self.run,
+                &refused,
+            ))
+            .map_err(|e| e.during("remembering refused files"))
     }
 }
 

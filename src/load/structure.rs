@@ -6,9 +6,9 @@
 
 use super::row::{Dest, COLUMNS, STAGE_TABLE};
 use crate::error::Error;
+use crate::ids::OrgId;
 use sqlx::postgres::PgConnection;
 use std::sync::LazyLock;
-use uuid::Uuid;
 
 /// How a load deduplicates (`--dedup`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,7 +102,7 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
 /// Move the staged batch in by structure. Batches of one organization take
 /// turns here (a transaction-scoped advisory lock), so two writers never
 /// insert the same new structure twice.
-pub async fn move_by_structure(conn: &mut PgConnection, org: Uuid) -> Result<Moved, Error> {
+pub async fn move_by_structure(conn: &mut PgConnection, org: OrgId) -> Result<Moved, Error> {
     let (hi, lo) = org.as_u64_pair();
     crate::db::pooler::query("SELECT pg_advisory_xact_lock($1)")
         .bind((hi ^ lo ^ 0x5354_5255_4354) as i64)

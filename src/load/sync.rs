@@ -21,6 +21,7 @@
 //!   remove more; **`--dry-run`** computes everything and rolls back.
 
 use crate::error::{Error, Result};
+use crate::ids::{OrgId, RunId};
 use crate::pipeline::{Known, Progress};
 use crate::source::FileJob;
 use serde::Serialize;
@@ -195,7 +196,7 @@ impl Known for SeenFiles {
 /// files the run would have loaded (they keep their molecules).
 pub async fn sync(
     pool: &PgPool,
-    (org, run): (Uuid, Option<Uuid>),
+    (org, run): (OrgId, Option<RunId>),
     prefixes: &[String],
     seen: &Seen,
     present: &HashSet<[u8; 32]>,

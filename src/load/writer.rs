@@ -8,6 +8,7 @@ use super::sink::Batch;
 use super::structure::{Dedup, Moved};
 use crate::db::tenant_in_run;
 use crate::error::Error;
+use crate::ids::{OrgId, RunId};
 use crate::pipeline::stats::Stats;
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -58,7 +59,7 @@ fn is_stall(e: &Error) -> bool {
 pub(super) async fn write_with_retry(
     conn: &mut PgConnection,
     url: &str,
-    (org, run, job): (Uuid, Uuid, Option<Uuid>),
+    (org, run, job): (OrgId, RunId, Option<Uuid>),
     batch: &Batch,
     stats: &Stats,
     dedup: Dedup,
@@ -136,7 +137,7 @@ fn transient(e: &Error) -> bool {
 /// results were recorded and how many of those had no score.
 async fn write_batch(
     conn: &mut PgConnection,
-    (org, run, job): (Uuid, Uuid, Option<Uuid>),
+    (org, run, job): (OrgId, RunId, Option<Uuid>),
     batch: &Batch,
     dedup: Dedup,
 ) -> Result<(Moved, (u64, u64)), Error> {

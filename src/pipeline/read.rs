@@ -45,11 +45,14 @@ fn read_file(
         return false;
     }
     let mut busy = Instant::now();
-    let refuse = |reason: String| {
-        let r = Reject::file(job.display.clone(), reason);
+    let refuse_with = |reason: String, content: Option<[u8; 32]>| {
+        let mut r = Reject::file(job.display.clone(), reason);
+        r.refused_content = content.map(|h| (h, job.uri.clone()));
         rejects.add(stats, r.clone());
         tx.send(ToParse::FileRejected(r)).is_ok()
     };
+    // A failure to read: tried again next time.
+    let refuse = |reason: String| refuse_with(reason, None);
     if known.unchanged(&job) {
         Stats::add(&stats.files_unchanged, 1);
         Stats::add(&stats.bytes_skipped, job.size);
@@ -80,6 +83,14 @@ fn read_file(
     } else {
         None
     };
+    // The bytes' own fault: known next time while they are unchanged.
+    let refuse_content = |reason: String| refuse_with(reason, hash);
+    let of_content = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        )
+    };
     let raw = match job.open() {
         Ok(r) => r,
         Err(e) => return refuse(format!("cannot open: {e}")),
@@ -87,17 +98,19 @@ fn read_file(
     let counted = CountingReader { inner: raw, stats };
     let mut decoded = match decode::decode(counted) {
         Ok(d) => d,
+        Err(e) if of_content(&e) => return refuse_content(format!("cannot read: {e}")),
         Err(e) => return refuse(format!("cannot read: {e}")),
     };
     let head = match decode::peek(&mut decoded.reader, 8192) {
         Ok(h) => h,
+        Err(e) if of_content(&e) => return refuse_content(format!("cannot decode: {e}")),
         Err(e) => return refuse(format!("cannot decode: {e}")),
     };
     if head.is_empty() {
-        return refuse("empty file: no records".to_owned());
+        return refuse_content("empty file: no records".to_owned());
     }
     if let Some(why) = decode::refuse_binary(&head) {
-        return refuse(why.to_owned());
+        return refuse_content(why.to_owned());
     }
     let format = match Format::sniff(&head).filter(|_| !matches!(job.format, Format::Other(_))) {
         Some(found) if found != job.format => {
@@ -123,7 +136,9 @@ fn read_file(
         None => job.format,
     };
     if format == Format::Smiles && is_csv(&job.display) && !csv_with_smiles_header(&head) {
-        return refuse("CSV file without a SMILES column header: not a molecule file".to_owned());
+        return refuse_content(
+            "CSV file without a SMILES column header: not a molecule file".to_owned(),
+        );
     }
     Stats::add(&stats.files_read, 1);
     let file = Arc::new(FileInfo {

@@ -7,7 +7,6 @@ use crate::embedded::Embedded;
 use crate::error::{Error, Result};
 use sqlx::PgPool;
 use std::path::PathBuf;
-use uuid::Uuid;
 
 /// Where the database is: a URL, the `PG*` environment, or the embedded
 /// server's data directory.
@@ -243,7 +242,7 @@ pub fn migration_status(url: &str) -> Result<Vec<MigrationState>> {
 /// Create an organization; with `database`, its data lives in that
 /// database (created if missing, migrated), reached with the caller's
 /// credentials.
-pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<Uuid> {
+pub fn org_add(url: &str, name: &str, database: Option<&str>) -> Result<crate::ids::OrgId> {
     runtime()?.block_on(async {
         let pool = connect_ready(url).await?;
         let Some(database) = database else {

@@ -3,6 +3,7 @@
 
 use crate::db::{self};
 use crate::error::{Error, Result};
+use crate::ids::{OrgId, RunId};
 use crate::load::sink::{DbSink, SinkOptions};
 use crate::pipeline::stats::{RejectLog, Stats};
 use crate::pipeline::{self, Event, Options, Outcome, Sink};
@@ -81,7 +82,7 @@ pub fn check_receptor(path: &Path) -> Result<[u8; 32]> {
 pub fn prepare(
     rt: &tokio::runtime::Runtime,
     (url, pool): (&str, &sqlx::PgPool),
-    (org, run): (Uuid, Uuid),
+    (org, run): (OrgId, RunId),
     (req, receptor_hash): (&DockingRequest, Option<[u8; 32]>),
     sink: SinkOptions,
     stats: &Arc<Stats>,

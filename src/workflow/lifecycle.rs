@@ -110,7 +110,7 @@ pub fn export(url: &str, name: &str, dir: &Path) -> Result<Manifest> {
             molingest_version: env!("CARGO_PKG_VERSION").into(),
             schema_version,
             organization: ManifestOrg {
-                id: org,
+                id: org.0,
                 name: located.org.name.clone(),
             },
             row_counts,
@@ -185,7 +185,7 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
                         .await?;
                 tx.commit().await?;
                 let id = (!taken).then_some(manifest.organization.id);
-                orgs::add_org_row(&control, &name, id, None).await?;
+                orgs::add_org_row(&control, &name, id.map(crate::ids::OrgId), None).await?;
                 db::find_org(&control, &name).await?
             }
             Err(e) => return Err(e),
@@ -213,6 +213,11 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
                 continue;
             }
             let path = dir.join(format!("{table}.jsonl"));
+            // An export made before this table existed has no file for it.
+            if !manifest.row_counts.contains_key(*table) && !path.exists() {
+                row_counts.insert(table.to_string(), 0);
+                continue;
+            }
             let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
             let mut total = 0;
             let mut batch = Vec::with_capacity(5000);
@@ -238,7 +243,7 @@ pub fn import(url: &str, dir: &Path, as_name: Option<&str>) -> Result<ImportRepo
         let _ = conn.close().await;
         Ok(ImportReport {
             organization: name,
-            id: org.id,
+            id: org.id.0,
             row_counts,
         })
     })
@@ -307,7 +312,7 @@ pub fn purge(
         sql::tombstone(&control, org.id, &counts).await?;
         sql::drop_org_role(&control, org.id).await?;
         Ok(PurgeReport {
-            organization: org.id,
+            organization: org.id.0,
             rows_deleted: counts,
             database_dropped,
         })

@@ -8,6 +8,7 @@ use super::{pipeline_options, resumed, roots, runtime, Display, Tuning};
 use crate::db::{self, RunEnd, RunStatus};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::ids::{OrgId, RunId};
 use crate::load::bulk::BulkSink;
 use crate::load::lease::{take_lock, Watch};
 use crate::load::path::LoadPath;
@@ -20,7 +21,6 @@ use crate::source::Root;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadRequest {
@@ -61,7 +61,7 @@ pub struct LoadRequest {
 /// `Err` from [`load`].
 #[derive(Debug, Clone)]
 pub struct LoadReport {
-    pub run_id: Uuid,
+    pub run_id: RunId,
     pub organization: String,
     pub summary: Summary,
     pub notices: Vec<String>,
@@ -309,9 +309,9 @@ struct RunContext<'a> {
     roots: &'a [Root],
     url: &'a str,
     pool: &'a sqlx::PgPool,
-    org: Uuid,
+    org: OrgId,
     org_name: &'a str,
-    run: Uuid,
+    run: RunId,
     rejects: &'a super::rejects::Rejects,
 }
 
@@ -332,7 +332,7 @@ fn run_body(
     req: &LoadRequest,
     ctx: &RunContext<'_>,
     mut choice: crate::load::path::Choice,
-    stale: &[Uuid],
+    stale: &[RunId],
     receptor_hash: Option<[u8; 32]>,
 ) -> Result<Ran> {
     let RunContext {

@@ -6,6 +6,7 @@ use super::load::{LoadReport, LoadRequest};
 use super::{pipeline_options, roots, runtime};
 use crate::error::{Error, Result};
 use crate::identity::IdentityMode;
+use crate::ids::{OrgId, RunId};
 use crate::load::path::LoadPath;
 use crate::load::sync::{Seen, SeenFiles, SyncOptions, SyncReport};
 use crate::pipeline::stats::{RejectLog, Stats, Summary};
@@ -52,7 +53,7 @@ pub(super) fn unsafe_to_sync(
 /// sync itself is the run's error.
 pub(super) fn after_run(
     (rt, pool): (&tokio::runtime::Runtime, &sqlx::PgPool),
-    (org, run): (Uuid, Uuid),
+    (org, run): (OrgId, RunId),
     roots: &[Root],
     options: SyncOptions,
     seen: &Seen,
@@ -147,7 +148,7 @@ pub(super) fn preview(req: &LoadRequest, options: SyncOptions) -> Result<LoadRep
     tell(&sync, &log);
     let kept = log.kept();
     Ok(LoadReport {
-        run_id: Uuid::nil(),
+        run_id: crate::ids::RunId(Uuid::nil()),
         organization: located.org.name,
         summary,
         notices: log.notices(),

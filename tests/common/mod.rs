@@ -138,8 +138,11 @@ pub async fn drop_roles(pool: &PgPool, roles: &[&str]) {
 }
 
 /// The roles of these organizations ([`drop_roles`]).
-pub async fn drop_org_roles(pool: &PgPool, orgs: &[uuid::Uuid]) {
-    let roles: Vec<String> = orgs.iter().map(|o| molingest::db::org_role(*o)).collect();
+pub async fn drop_org_roles<T: Copy + Into<molingest::ids::OrgId>>(pool: &PgPool, orgs: &[T]) {
+    let roles: Vec<String> = orgs
+        .iter()
+        .map(|o| molingest::db::org_role((*o).into()))
+        .collect();
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     drop_roles(pool, &roles).await;
 }
