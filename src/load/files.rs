@@ -198,7 +198,17 @@ pub async fn save_progress(
 /// Remember files refused for their own bytes (`refused_files`), so the
 /// next run that finds the same bytes names them as still failing instead
 /// of reading them again.
-pub async fn remember_refused(
+pub fn remember_refused(
+    rt: &tokio::runtime::Handle,
+    conn: &mut PgConnection,
+    (org, run): (OrgId, RunId),
+    refused: &[crate::error::Reject],
+) -> Result<(), Error> {
+    rt.block_on(insert_refused(conn, org, run, refused))
+        .map_err(|e| e.during("remembering refused files"))
+}
+
+async fn insert_refused(
     conn: &mut PgConnection,
     org: OrgId,
     run: RunId,

@@ -449,14 +449,7 @@ impl Sink for DbSink {
         self.register_files()?;
         self.complete_files(true)?;
         let refused = std::mem::take(&mut self.refused);
-        self.rt
-            .block_on(remember_refused(
-                &mut self.control,
-                self.org,
-                self.run,
-                &refused,
-            ))
-            .map_err(|e| e.during("remembering refused files"))
+        remember_refused(&self.rt, &mut self.control, (self.org, self.run), &refused)
     }
 }
 

@@ -286,21 +286,29 @@ pub fn load(req: &LoadRequest) -> Result<LoadReport> {
         error: ran.error,
         signal: ran.signal,
         budget_exceeded: ran.budget_exceeded,
-        failures: kept
-            .iter()
-            .filter(|r| r.record.is_none())
-            .cloned()
-            .collect(),
-        rejects: kept
-            .iter()
-            .filter(|r| r.record.is_some())
-            .cloned()
-            .collect(),
+        failures: failures_of(&kept),
+        rejects: records_of(&kept),
         files: ran.files,
         database,
         path: ran.path,
         sync: ran.sync,
     })
+}
+
+/// The files and listings that failed, of the rejects a run kept.
+pub(super) fn failures_of(kept: &[crate::error::Reject]) -> Vec<crate::error::Reject> {
+    kept.iter()
+        .filter(|r| r.record.is_none())
+        .cloned()
+        .collect()
+}
+
+/// The rejected records, of the rejects a run kept.
+pub(super) fn records_of(kept: &[crate::error::Reject]) -> Vec<crate::error::Reject> {
+    kept.iter()
+        .filter(|r| r.record.is_some())
+        .cloned()
+        .collect()
 }
 
 /// What a run's body works with.

@@ -2,7 +2,7 @@
 //! whether the run is one to sync from, the sync after it, and
 //! `--dry-run`, which reads and compares without writing anything.
 
-use super::load::{LoadReport, LoadRequest};
+use super::load::{failures_of, records_of, LoadReport, LoadRequest};
 use super::{pipeline_options, roots, runtime};
 use crate::error::{Error, Result};
 use crate::identity::IdentityMode;
@@ -156,16 +156,8 @@ pub(super) fn preview(req: &LoadRequest, options: SyncOptions) -> Result<LoadRep
         error,
         signal: cancelled,
         budget_exceeded: false,
-        failures: kept
-            .iter()
-            .filter(|r| r.record.is_none())
-            .cloned()
-            .collect(),
-        rejects: kept
-            .iter()
-            .filter(|r| r.record.is_some())
-            .cloned()
-            .collect(),
+        failures: failures_of(&kept),
+        rejects: records_of(&kept),
         files: Vec::new(),
         database: crate::db::connect::target(&located.url)?,
         path: LoadPath::Staging,
