@@ -66,6 +66,11 @@ async fn edited_night(pool: &PgPool) -> (String, tempfile::TempDir, Vec<String>)
     (url, dir, edited)
 }
 
+/// A molecule the edited night removes: the last record of b.sdf.
+fn edited_night_removed_title() -> String {
+    records(15)[14].lines().next().unwrap().to_owned()
+}
+
 fn expected_names(edited: &[String]) -> Vec<String> {
     let mut n: Vec<String> = edited
         .iter()
@@ -191,6 +196,12 @@ async fn dry_run_says_what_a_sync_would_do_and_changes_nothing(pool: PgPool) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("would retire") && err.contains("b.sdf"),
+        "{err}"
+    );
+    // … and names the molecules it would remove.
+    let removed_title = edited_night_removed_title();
+    assert!(
+        err.contains(&format!("would remove molecule {removed_title}")),
         "{err}"
     );
     // And the real sync does what the dry run said.

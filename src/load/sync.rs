@@ -71,6 +71,9 @@ impl MaxRetract {
     }
 }
 
+/// How many removed molecules a report names.
+pub const NAMES_SHOWN: i64 = 100;
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncOptions {
     pub dry_run: bool,
@@ -84,6 +87,9 @@ pub struct SyncReport {
     /// Locations of the files retired.
     pub retired_files: Vec<String>,
     pub removed_molecules: u64,
+    /// The names of the molecules removed (or, with `--dry-run`, to be
+    /// removed), the first [`NAMES_SHOWN`] by name.
+    pub removed_names: Vec<String>,
     /// Held by no current file but referenced by docking results: kept.
     pub kept_for_docking: u64,
     /// Why nothing was retracted, when the run was not safe to sync from
@@ -269,10 +275,20 @@ pub async fn sync(
     .await
     .map_err(|e| Error::from(e).during("finding the molecules no current file holds"))?;
     let remove: Vec<Uuid> = gone.iter().filter(|(_, d)| !d).map(|(id, _)| *id).collect();
+    let removed_names: Vec<String> = crate::db::pooler::query_scalar(
+        "SELECT name::text FROM molecules WHERE organization_id = $1 AND id = ANY($2::uuid[])
+         ORDER BY name LIMIT $3",
+    )
+    .bind(org)
+    .bind(&remove)
+    .bind(NAMES_SHOWN)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut report = SyncReport {
         dry_run: options.dry_run,
         retired_files: retired.into_iter().map(|(_, uri)| uri).collect(),
         removed_molecules: remove.len() as u64,
+        removed_names,
         kept_for_docking: gone.len() as u64 - remove.len() as u64,
         not_retracted: None,
         refused: false,

@@ -89,6 +89,20 @@ fn tell(report: &SyncReport, log: &RejectLog) {
         for f in &report.retired_files {
             log.notice(format!("sync: {verb} {f}"));
         }
+        let verb = if report.dry_run || report.refused {
+            "would remove"
+        } else {
+            "removed"
+        };
+        for name in &report.removed_names {
+            log.notice(format!("sync: {verb} molecule {name}"));
+        }
+        let unnamed = report
+            .removed_molecules
+            .saturating_sub(report.removed_names.len() as u64);
+        if unnamed > 0 {
+            log.notice(format!("sync: … and {unnamed} more molecule(s)"));
+        }
     }
     log.notice(report.describe());
 }
