@@ -47,11 +47,17 @@ CREATE TRIGGER molecule_records_audit_delete AFTER DELETE ON molecule_records
 -- 4. A file that failed for a reason of its own (a corrupt or cut
 --    compressed stream, no records at all) says so: the next run does not
 --    read the same bytes again, and reports them as still failing.
+-- 6. Files loaded before this migration have no repeats recorded: until a
+--    run reads them whole again (`load --full`), a sync retracts nothing
+--    (a molecule may be held by one of them without a record saying so).
 ALTER TABLE molecule_files
     ADD COLUMN retired_at TIMESTAMPTZ,
     ADD COLUMN retired_by UUID,
-    ADD COLUMN failed_on_content BOOLEAN NOT NULL DEFAULT false;
-GRANT UPDATE (retired_at, retired_by, failed_on_content) ON molecule_files TO molingest_app;
+    ADD COLUMN failed_on_content BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN provenance_complete BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE molecule_files ALTER COLUMN provenance_complete SET DEFAULT true;
+GRANT UPDATE (retired_at, retired_by, failed_on_content, provenance_complete)
+    ON molecule_files TO molingest_app;
 
 -- 5. A file refused before any record was read, for its own bytes (binary
 --    content, empty, a corrupt compressed header), is remembered by content

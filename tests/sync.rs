@@ -329,8 +329,8 @@ async fn a_failed_file_means_nothing_is_retracted_and_then_is_known(pool: PgPool
     assert!(count(&pool, "SELECT count(*) FROM molecules").await >= 16);
 
     // The next night the cut file is unchanged: a known failure, named and
-    // counted apart (exit 8), not read again; the sync goes ahead (what the
-    // file gave before stays: it is still in the source).
+    // counted apart (exit 8), not read again; still a file not read to its
+    // end, so the sync retracts nothing.
     let (out, v) = load(&url, dir.path(), &["--sync"]).await;
     assert_eq!(out.status.code(), Some(8), "{}", show(&out));
     assert_eq!(v["status"], "completed_with_known_failures", "{v}");
@@ -345,13 +345,22 @@ async fn a_failed_file_means_nothing_is_retracted_and_then_is_known(pool: PgPool
             .contains("cut.sdf.gz: still failing"),
         "{v}"
     );
-    assert_eq!(v["sync"]["removed_molecules"], 10, "{v}");
-    // Fixed at the source: read and loaded like any new file.
+    assert_eq!(v["sync"]["removed_molecules"], 0, "{v}");
+    assert!(
+        v["sync"]["not_retracted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("still failing"),
+        "{v}"
+    );
+    // Fixed at the source: read and loaded like any new file, and the sync
+    // goes ahead.
     std::fs::write(dir.path().join("cut.sdf.gz"), &bytes).unwrap();
     let (out, v) = load(&url, dir.path(), &["--sync"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(v["files_known_failed"], 0, "{v}");
     assert!(v["records_inserted"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["sync"]["removed_molecules"], 10, "{v}");
 }
 
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
@@ -508,7 +517,10 @@ async fn a_manifest_vouches_for_its_files_and_the_others_are_refused_by_name(poo
     write(&d, "extra.sdf", &recs[4..5]);
     let good = std::fs::read(d.join("good.sdf")).unwrap();
     let altered = std::fs::read(d.join("altered.sdf")).unwrap();
+    // Files that are not molecule files may be listed too.
+    std::fs::write(d.join("README.txt"), "the delivery").unwrap();
     let manifest = serde_json::json!({"files": [
+        {"path": "README.txt"},
         {"path": "good.sdf", "size": good.len(), "sha256": sha256_hex(&good)},
         {"path": "resized.sdf", "size": 3},
         {"path": "altered.sdf", "sha256": sha256_hex(&altered[1..])},
@@ -581,4 +593,48 @@ async fn a_file_refused_for_its_content_is_known_the_next_night(pool: PgPool) {
     let (out, v) = load(&url, dir.path(), &[]).await;
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     assert_eq!(v["files_known_failed"], 2, "{v}");
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn files_loaded_before_provenance_hold_back_a_sync_until_read_again(pool: PgPool) {
+    let url = url_of(&pool);
+    let recs = records(5);
+    let dir = tempfile::tempdir().unwrap();
+    // Record 2 is in both files: in c.sdf it is a repeat.
+    write(dir.path(), "b.sdf", &recs[0..3]);
+    write(dir.path(), "c.sdf", &recs[2..5]);
+    let (out, _) = load(&url, dir.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // As an organization loaded by an earlier version is after the upgrade:
+    // no repeat was recorded.
+    sqlx::query("DELETE FROM molecule_records")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE molecule_files SET provenance_complete = false")
+        .execute(&pool)
+        .await
+        .unwrap();
+    std::fs::remove_file(dir.path().join("b.sdf")).unwrap();
+    // c.sdf is unchanged, so not read: nothing says it holds record 2.
+    let (out, v) = load(&url, dir.path(), &["--sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["sync"]["removed_molecules"], 0, "{v}");
+    assert!(
+        v["sync"]["not_retracted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("load --full"),
+        "{v}"
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 5);
+    // Read whole once (`--full`): c.sdf's repeat is recorded, the sync goes
+    // ahead, and record 2 stays.
+    let (out, v) = load(&url, dir.path(), &["--full", "--sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["sync"]["removed_molecules"], 2, "{v}");
+    let title = |i: usize| recs[i].lines().next().unwrap().to_owned();
+    let mut want = vec![title(2), title(3), title(4)];
+    want.sort();
+    assert_eq!(names(&pool).await, want);
 }

@@ -38,10 +38,13 @@ pub async fn register_files(
             mtime.push(f.job.mtime_ns.map(|n| n / 1000));
             hash.push(f.hash.unwrap_or_default().to_vec());
         }
-        // Content a sync retired is back: current again (its rows are
-        // loaded again, the retired molecules being gone).
+        // Content a sync retired is back: current again, and read whole
+        // again (its molecules are gone): not completed until this run
+        // completes it, so a run killed before then reads it again.
         crate::db::pooler::query(
-            "UPDATE molecule_files SET retired_at = NULL, retired_by = NULL
+            "UPDATE molecule_files SET retired_at = NULL, retired_by = NULL,
+                    status = 'running', committed_records = 0, committed_offset = 0,
+                    committed_line = 1
              WHERE organization_id = $1 AND content_hash = ANY($2::bytea[])
                AND retired_at IS NOT NULL",
         )
@@ -120,7 +123,8 @@ pub async fn mark_completed(
         crate::db::pooler::query(
             "UPDATE molecule_files f SET status = u.status::job_status, record_count = u.records,
                     rejected_count = u.rejected, error = u.error, completed_at = now(),
-                    failed_on_content = u.lasting
+                    failed_on_content = u.lasting,
+                    provenance_complete = provenance_complete OR u.status = 'completed'
              FROM UNNEST($2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::bool[])
                   AS u(hash, status, records, rejected, error, lasting)
              WHERE f.organization_id = $1 AND f.content_hash = u.hash",

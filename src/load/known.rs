@@ -89,7 +89,8 @@ pub async fn known_files(conn: &mut PgConnection, org: OrgId) -> Result<KnownFil
     let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
     let rows = crate::db::pooler::query(
         "SELECT content_hash, committed_records, committed_offset, committed_line
-         FROM molecule_files WHERE status <> 'completed' AND committed_records > 0",
+         FROM molecule_files
+         WHERE status <> 'completed' AND committed_records > 0 AND retired_at IS NULL",
     )
     .fetch_all(&mut *tx)
     .await?;

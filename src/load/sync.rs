@@ -16,7 +16,10 @@
 //! - **One transaction**, as the administrator for this organization (the
 //!   deletes tenants may not make: docs/security.md), audited one row per
 //!   statement with its counts. Killed part-way, nothing of it happened and
-//!   the next run does it all.
+//!   the next run does it all. It holds the organization's own partition of
+//!   `molecules` in SHARE mode: a load of another of its sources waits
+//!   (for the sync's length), so no record lands between what the sync
+//!   reads and what it removes.
 //! - **`--max-retract N` / `N%`** refuses (rolls back) a sync that would
 //!   remove more; **`--dry-run`** computes everything and rolls back.
 
@@ -211,6 +214,21 @@ pub async fn sync(
     let mut tx = crate::db::admin_for(pool, org)
         .await
         .map_err(|e| e.during("beginning the sync"))?;
+    // No batch of another load of this organization (another source) may
+    // commit between what the sync reads and what it removes: those wait
+    // on the organization's own partition (no other organization does).
+    let partition = format!("molecules_{}", org.simple());
+    let exists: bool =
+        crate::db::pooler::query_scalar("SELECT to_regclass('public.' || $1) IS NOT NULL")
+            .bind(&partition)
+            .fetch_one(&mut *tx)
+            .await?;
+    if exists {
+        crate::db::pooler::query(&format!("LOCK TABLE public.{partition} IN SHARE MODE"))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| Error::from(e).during("locking the organization's molecules"))?;
+    }
     if let Some(run) = run {
         crate::db::pooler::query("SELECT set_config('molingest.run_id', $1, true)")
             .bind(run.to_string())
@@ -243,6 +261,26 @@ pub async fn sync(
     .fetch_all(&mut *tx)
     .await
     .map_err(|e| Error::from(e).during("retiring files"))?;
+    // A current file loaded before repeats were recorded may hold a
+    // molecule without a record saying so: nothing is retracted until such
+    // files are read again.
+    let unrecorded: i64 = crate::db::pooler::query_scalar(
+        "SELECT count(*) FROM molecule_files
+         WHERE organization_id = $1 AND retired_at IS NULL AND NOT provenance_complete",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await?;
+    if unrecorded > 0 {
+        tx.rollback().await?;
+        return Ok(SyncReport {
+            dry_run: options.dry_run,
+            ..SyncReport::skipped(format!(
+                "{unrecorded} file(s) of the organization were loaded before molingest kept \
+                 every record's provenance: run `load --full` once on their sources, then sync"
+            ))
+        });
+    }
     let retired_ids: Vec<Uuid> = retired.iter().map(|(id, _)| *id).collect();
     let present: Vec<Vec<u8>> = present.iter().map(|h| h.to_vec()).collect();
     // Molecules with a record in a file retired now and in no current file.
@@ -253,6 +291,8 @@ pub async fn sync(
          SELECT c.molecule_id,
                 EXISTS (SELECT 1 FROM job_results j
                         WHERE j.organization_id = $1 AND j.molecule_id = c.molecule_id)
+                OR EXISTS (SELECT 1 FROM docking_jobs d
+                           WHERE d.organization_id = $1 AND d.receptor_id = c.molecule_id)
          FROM candidate c
          WHERE NOT EXISTS (
                  SELECT 1 FROM molecule_provenance p

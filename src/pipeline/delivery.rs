@@ -27,6 +27,9 @@ pub(super) struct Gate<'a> {
     marker: &'a str,
     /// Folders (as locations: `file:///…`, `s3://…`) that hold the marker.
     marked: HashSet<String>,
+    /// Every other file listed (not a molecule file), by location: a
+    /// manifest may list them too (a README, checksums).
+    others: HashSet<String>,
     pub(super) held: Vec<FileJob>,
 }
 
@@ -50,6 +53,7 @@ impl<'a> Gate<'a> {
         Gate {
             marker,
             marked: HashSet::new(),
+            others: HashSet::new(),
             held: Vec::new(),
         }
     }
@@ -73,6 +77,7 @@ impl<'a> Gate<'a> {
                 self.marked.insert(folder.to_owned());
             }
         }
+        self.others.insert(uri);
     }
 
     /// The folder whose marker covers `uri` (its own, or one above it up to
@@ -175,9 +180,12 @@ impl<'a> Gate<'a> {
             .iter()
             .map(|l| (l.path.trim_start_matches("./"), l))
             .collect();
+        let inside = format!("{folder}/");
         let present: HashSet<String> = jobs
             .iter()
-            .filter_map(|j| j.uri.strip_prefix(&format!("{folder}/")).map(str::to_owned))
+            .map(|j| j.uri.as_str())
+            .chain(self.others.iter().map(String::as_str))
+            .filter_map(|u| u.strip_prefix(&inside).map(str::to_owned))
             .collect();
         if let Some(missing) = listed
             .iter()

@@ -39,6 +39,11 @@ pub(super) fn unsafe_to_sync(
             "{} file(s) wait for their folder's marker (--require-marker)",
             summary.files_waiting
         ))
+    } else if summary.files_known_failed > 0 {
+        Some(format!(
+            "{} file(s) are still failing (not read to their end): their source is not fully known",
+            summary.files_known_failed
+        ))
     } else if summary.files_failed > 0 {
         Some(format!(
             "{} file(s) could not be read to their end",
