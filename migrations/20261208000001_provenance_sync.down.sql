@@ -3,8 +3,10 @@
 DROP VIEW molecule_provenance;
 DROP TABLE molecule_records;
 DROP TABLE refused_files;
+DROP FUNCTION molingest_under(text, text[]);
 ALTER TABLE molecule_files DROP COLUMN retired_at, DROP COLUMN retired_by, DROP COLUMN failed_on_content,
-    DROP COLUMN provenance_complete;
+    DROP COLUMN provenance_complete,
+    DROP COLUMN also_at;
 
 CREATE OR REPLACE FUNCTION molingest_bulk_attach(org uuid, run uuid, molecules_rows bigint, properties_rows bigint,
                                       OUT how text, OUT inserted bigint)

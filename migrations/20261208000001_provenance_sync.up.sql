@@ -54,9 +54,14 @@ ALTER TABLE molecule_files
     ADD COLUMN retired_at TIMESTAMPTZ,
     ADD COLUMN retired_by UUID,
     ADD COLUMN failed_on_content BOOLEAN NOT NULL DEFAULT false,
-    ADD COLUMN provenance_complete BOOLEAN NOT NULL DEFAULT false;
+    ADD COLUMN provenance_complete BOOLEAN NOT NULL DEFAULT false,
+    -- 7. The same bytes elsewhere: every other location where a run found
+    --    this content (a file row is one per content, named by its first
+    --    location). A sync of one source keeps a content another source
+    --    still holds.
+    ADD COLUMN also_at TEXT[] NOT NULL DEFAULT '{}';
 ALTER TABLE molecule_files ALTER COLUMN provenance_complete SET DEFAULT true;
-GRANT UPDATE (retired_at, retired_by, failed_on_content, provenance_complete)
+GRANT UPDATE (retired_at, retired_by, failed_on_content, provenance_complete, also_at)
     ON molecule_files TO molingest_app;
 
 -- 5. A file refused before any record was read, for its own bytes (binary
@@ -83,6 +88,18 @@ CREATE TRIGGER refused_files_audit_insert AFTER INSERT ON refused_files
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION molingest_audit();
 CREATE TRIGGER refused_files_audit_delete AFTER DELETE ON refused_files
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION molingest_audit();
+
+-- Whether a location lies under one of the sources (a prefix, or the
+-- source itself): what `load --sync` may retire.
+CREATE FUNCTION molingest_under(location text, sources text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM unnest(sources) p
+                   WHERE location = p
+                      OR starts_with(location, CASE WHEN right(p, 1) = '/' THEN p ELSE p || '/' END))
+$$;
+GRANT EXECUTE ON FUNCTION molingest_under(text, text[]) TO PUBLIC;
 
 -- Row-level security applies through the view (security_invoker).
 CREATE VIEW molecule_provenance WITH (security_invoker = true) AS

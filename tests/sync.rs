@@ -638,3 +638,59 @@ async fn files_loaded_before_provenance_hold_back_a_sync_until_read_again(pool: 
     want.sort();
     assert_eq!(names(&pool).await, want);
 }
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn the_same_file_in_two_sources_stays_while_either_holds_it(pool: PgPool) {
+    let url = url_of(&pool);
+    let recs = records(5);
+    let (s1, s2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(s1.path(), "a.sdf", &recs[0..3]);
+    write(s1.path(), "keep.sdf", &recs[3..4]);
+    write(s2.path(), "copy.sdf", &recs[0..3]);
+    write(s2.path(), "keep.sdf", &recs[4..5]);
+    let (out, _) = load(&url, s1.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let (out, v) = load(&url, s2.path(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        v["records_inserted"], 1,
+        "copy.sdf holds the same bytes: {v}"
+    );
+    // a.sdf leaves S1; S2's copy still holds its molecules.
+    std::fs::remove_file(s1.path().join("a.sdf")).unwrap();
+    let (out, v) = load(&url, s1.path(), &["--sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["sync"]["removed_molecules"], 0, "{v}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 5);
+    // The copy leaves S2 too: once both syncs have run, they are gone.
+    std::fs::remove_file(s2.path().join("copy.sdf")).unwrap();
+    let (_, v) = load(&url, s2.path(), &["--sync"]).await;
+    assert_eq!(
+        v["sync"]["removed_molecules"], 0,
+        "S1's row is S1's to retire: {v}"
+    );
+    let (_, v) = load(&url, s1.path(), &["--sync"]).await;
+    assert_eq!(v["sync"]["removed_molecules"], 3, "{v}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 2);
+}
+
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn an_empty_source_retracts_nothing(pool: PgPool) {
+    let url = url_of(&pool);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.sdf", &records(2));
+    load(&url, dir.path(), &[]).await;
+    std::fs::remove_file(dir.path().join("a.sdf")).unwrap();
+    // A typo'd prefix or a source emptied by accident looks the same.
+    let (out, v) = load(&url, dir.path(), &["--sync"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    assert_eq!(v["sync"]["removed_molecules"], 0, "{v}");
+    assert!(
+        v["sync"]["not_retracted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no molecule file"),
+        "{v}"
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 2);
+}

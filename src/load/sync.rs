@@ -153,6 +153,8 @@ pub struct SeenFiles {
 pub struct Seen {
     pub unchanged: Vec<String>,
     pub hashes: Vec<[u8; 32]>,
+    /// Every hashed file: its location and content.
+    pub located: Vec<(String, [u8; 32])>,
 }
 
 impl SeenFiles {
@@ -187,6 +189,9 @@ impl Known for SeenFiles {
     fn loaded(&self, hash: &[u8; 32]) -> bool {
         self.note(|s| s.hashes.push(*hash));
         self.inner.loaded(hash)
+    }
+    fn located(&self, uri: &str, hash: &[u8; 32]) {
+        self.note(|s| s.located.push((uri.to_owned(), *hash)));
     }
     fn vanished(&self, prefix: &str, seen: &HashSet<String>) -> Vec<String> {
         self.inner.vanished(prefix, seen)
@@ -236,6 +241,33 @@ pub async fn sync(
             .await?;
     }
     let hashes: Vec<Vec<u8>> = seen.hashes.iter().map(|h| h.to_vec()).collect();
+    // Where each content is now: a location under the sources that the run
+    // did not find holding it is gone; one elsewhere is another source's,
+    // and keeps its content current.
+    record_locations(&mut tx, org, &seen.located).await?;
+    let (uris, located): (Vec<String>, Vec<Vec<u8>>) = seen
+        .located
+        .iter()
+        .map(|(u, h)| (u.clone(), h.to_vec()))
+        .unzip();
+    crate::db::pooler::query(
+        "WITH seen AS (SELECT * FROM unnest($2::text[], $3::bytea[]) AS s(uri, hash))
+         UPDATE molecule_files f
+         SET also_at = ARRAY(SELECT x FROM unnest(f.also_at) x
+                             WHERE NOT molingest_under(x, $4::text[])
+                                OR EXISTS (SELECT 1 FROM seen s WHERE s.uri = x AND s.hash = f.content_hash))
+         WHERE f.organization_id = $1
+           AND EXISTS (SELECT 1 FROM unnest(f.also_at) x
+                       WHERE molingest_under(x, $4::text[])
+                         AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.uri = x AND s.hash = f.content_hash))",
+    )
+    .bind(org)
+    .bind(&uris)
+    .bind(&located)
+    .bind(prefixes)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| Error::from(e).during("forgetting locations that left the sources"))?;
     let retired: Vec<(Uuid, String)> = crate::db::pooler::query_as(
         "WITH current AS (
              SELECT id FROM molecule_files
@@ -247,9 +279,8 @@ pub async fn sync(
               ORDER BY source_uri, created_at DESC))
          UPDATE molecule_files f SET retired_at = now(), retired_by = $4
          WHERE f.organization_id = $1 AND f.retired_at IS NULL
-           AND EXISTS (SELECT 1 FROM unnest($5::text[]) p
-                       WHERE f.source_uri = p
-                          OR starts_with(f.source_uri, CASE WHEN right(p, 1) = '/' THEN p ELSE p || '/' END))
+           AND molingest_under(f.source_uri, $5::text[])
+           AND cardinality(f.also_at) = 0
            AND f.id NOT IN (SELECT id FROM current)
          RETURNING f.id, f.source_uri",
     )
@@ -384,6 +415,39 @@ pub async fn sync(
         .await
         .map_err(|e| Error::from(e).during("committing the sync"))?;
     Ok(report)
+}
+
+/// Note where each hashed file's content was found: a location other than
+/// its row's first one joins `also_at`. Every run does it (a copy found by
+/// one source keeps the content when another source's sync no longer finds
+/// it); a sync again, inside its transaction.
+pub async fn record_locations(
+    conn: &mut sqlx::PgConnection,
+    org: OrgId,
+    located: &[(String, [u8; 32])],
+) -> Result<()> {
+    if located.is_empty() {
+        return Ok(());
+    }
+    let (uris, hashes): (Vec<String>, Vec<Vec<u8>>) =
+        located.iter().map(|(u, h)| (u.clone(), h.to_vec())).unzip();
+    crate::db::pooler::query(
+        "UPDATE molecule_files f
+         SET also_at = ARRAY(SELECT DISTINCT x FROM unnest(f.also_at || u.uris) x
+                             WHERE x <> f.source_uri ORDER BY x)
+         FROM (SELECT hash, array_agg(DISTINCT uri) AS uris
+               FROM unnest($2::text[], $3::bytea[]) AS v(uri, hash) GROUP BY hash) u
+         WHERE f.organization_id = $1 AND f.content_hash = u.hash
+           AND EXISTS (SELECT 1 FROM unnest(u.uris) x
+                       WHERE x <> f.source_uri AND NOT (x = ANY(f.also_at)))",
+    )
+    .bind(org)
+    .bind(&uris)
+    .bind(&hashes)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| Error::from(e).during("noting where each file's content is"))?;
+    Ok(())
 }
 
 #[cfg(test)]

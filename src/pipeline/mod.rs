@@ -163,6 +163,8 @@ pub trait Known: Send + Sync {
     fn progress(&self, _hash: &[u8; 32]) -> Option<Progress> {
         None
     }
+    /// A file with this content is at `uri` (every file that is hashed).
+    fn located(&self, _uri: &str, _hash: &[u8; 32]) {}
     /// This content failed before, for a reason of its own (see
     /// [`FileEnd::lasting`]): why. It is not read again (`--full` does).
     fn failed_before(&self, _hash: &[u8; 32]) -> Option<String> {

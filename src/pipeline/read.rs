@@ -59,7 +59,11 @@ fn read_file(
         return true;
     }
     let hash = if needs.file_hashes {
-        match job.content_hash() {
+        let hashed = job.content_hash();
+        if let Ok(h) = &hashed {
+            known.located(&job.uri, h);
+        }
+        match hashed {
             Ok(h) if known.loaded(&h) => {
                 Stats::add(&stats.files_unchanged, 1);
                 Stats::add(&stats.bytes_skipped, job.size);

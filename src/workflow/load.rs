@@ -462,6 +462,7 @@ fn run_body(
         _ => None,
     };
     let signal = cancelled.filter(|_| error.is_none());
+    super::sync::note_locations((rt, pool), (org, run), &seen, log);
     let mut error = error;
     let sync = match req.sync {
         Some(sync_options) => {

@@ -29,6 +29,12 @@ pub(super) fn unsafe_to_sync(
         Some(format!("the run failed ({e})"))
     } else if cancelled {
         Some("the run was stopped before its end".into())
+    } else if summary.files_seen == 0 && summary.files_other_shards == 0 {
+        Some(
+            "the sources hold no molecule file at all (an empty or mistyped source looks \
+             the same): to empty an organization, purge it"
+                .into(),
+        )
     } else if summary.listings_failed > 0 {
         Some(format!(
             "{} source(s) could not be listed completely",
@@ -81,6 +87,26 @@ pub(super) fn after_run(
     };
     tell(&report, log);
     Ok(report)
+}
+
+/// Note where each file's content was found (every run: a copy one source
+/// holds keeps the content when another source's sync no longer finds it).
+/// A failure is a notice: the rows are in, and a sync notes them again.
+pub(super) fn note_locations(
+    (rt, pool): (&tokio::runtime::Runtime, &sqlx::PgPool),
+    (org, run): (OrgId, RunId),
+    seen: &Seen,
+    log: &RejectLog,
+) {
+    let noted = rt.block_on(async {
+        let mut tx = crate::db::tenant_in_run(pool, org, Some(run)).await?;
+        crate::load::sync::record_locations(&mut tx, org, &seen.located).await?;
+        tx.commit().await?;
+        Ok::<(), Error>(())
+    });
+    if let Err(e) = noted {
+        log.notice(format!("could not note where the files were found: {e}"));
+    }
 }
 
 /// The sync's result as notices: the summary and the run record carry them.
