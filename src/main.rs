@@ -237,8 +237,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             if json {
                 print_stdout(&report.to_json().to_string());
             } else {
-                let run = report.run_id.to_string();
-                eprint!("{}", report.summary.render("load", Some(&run)));
+                // A dry run has no run record.
+                let run = (!report.run_id.is_nil()).then(|| report.run_id.to_string());
+                eprint!("{}", report.summary.render("load", run.as_deref()));
                 eprintln!("database: {}", report.database);
             }
             if let Some(e) = &report.error {

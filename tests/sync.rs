@@ -163,6 +163,7 @@ async fn dry_run_says_what_a_sync_would_do_and_changes_nothing(pool: PgPool) {
     let (out, v) = load(&url, dir.path(), &["--sync", "--dry-run"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(v["sync"]["dry_run"], true, "{v}");
+    assert!(v["run_id"].is_null(), "a dry run records no run: {v}");
     assert_eq!(v["sync"]["removed_molecules"], 10, "{v}");
     let retired: Vec<String> = v["sync"]["retired_files"]
         .as_array()

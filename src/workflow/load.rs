@@ -115,7 +115,11 @@ impl LoadReport {
     /// The one JSON document `load --json` prints.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(&self.summary).unwrap_or_default();
-        v["run_id"] = self.run_id.to_string().into();
+        v["run_id"] = if self.run_id.is_nil() {
+            serde_json::Value::Null
+        } else {
+            self.run_id.to_string().into()
+        };
         v["resumed_transfers"] = self.resumed_transfers.into();
         v["notices"] = self.notices.clone().into();
         v["organization"] = self.organization.clone().into();
