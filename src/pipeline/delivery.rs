@@ -68,9 +68,7 @@ impl<'a> Gate<'a> {
             location.to_owned()
         } else {
             // A local path, as walked: the same form as a FileJob's uri.
-            let abs = std::fs::canonicalize(location)
-                .unwrap_or_else(|_| std::path::PathBuf::from(location));
-            format!("file://{}", abs.display())
+            crate::source::local::uri_of(std::path::Path::new(location))
         };
         if let Some((folder, name)) = uri.rsplit_once('/') {
             if name == self.marker {

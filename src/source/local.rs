@@ -64,10 +64,9 @@ fn examine(base: &Path, path: &Path) -> Found {
             format!("skipped: {kind}, not a regular file"),
         ));
     }
-    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     Found::File(FileJob {
         display: display(base, path),
-        uri: format!("file://{}", abs.display()),
+        uri: uri_of(path),
         origin: Origin::Local(path.to_path_buf()),
         etag: None,
         size: meta.len(),
@@ -103,4 +102,12 @@ fn display(base: &Path, path: &Path) -> String {
     } else {
         s
     }
+}
+
+/// A local path's location as `molecule_files.source_uri` records it:
+/// `file://` and the canonical absolute path (the path as given when it
+/// cannot be resolved).
+pub fn uri_of(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", abs.display())
 }

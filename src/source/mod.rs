@@ -40,10 +40,7 @@ impl Root {
     /// records it (to tell which known files have vanished).
     pub fn uri_prefix(&self) -> String {
         match self {
-            Root::Local(p) => {
-                let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-                format!("file://{}", abs.display())
-            }
+            Root::Local(p) => local::uri_of(p),
             Root::Object(b) => b.uri_prefix(),
         }
     }

@@ -466,7 +466,6 @@ fn run_body(
         _ => None,
     };
     let signal = cancelled.filter(|_| error.is_none());
-    super::sync::note_locations((rt, pool), (org, run), &seen, log);
     let mut error = error;
     let sync = match req.sync {
         Some(sync_options) => {
@@ -490,6 +489,13 @@ fn run_body(
         }
         None => None,
     };
+    // A committed sync noted where each file was found in its transaction.
+    if !sync
+        .as_ref()
+        .is_some_and(|s| s.not_retracted.is_none() && !s.dry_run)
+    {
+        super::sync::note_locations((rt, pool), (org, run), &seen, log);
+    }
     // Searches stay fast after an incremental load (a failure here is
     // noted, not fatal: the rows are in).
     if let Err(e) = rt.block_on(crate::load::runs::after_load(
