@@ -661,8 +661,19 @@ impl Bench {
         Ok(start.elapsed().as_secs_f64())
     }
 
+    /// Drop the database and the roles of its organizations: roles belong
+    /// to the server and would outlive it.
     fn drop_db(&self, rt: &tokio::runtime::Runtime) -> Result<()> {
         rt.block_on(async {
+            let roles: Vec<String> = match PgConnection::connect(&self.url).await {
+                Ok(mut db) => sqlx::query_scalar(
+                    "SELECT 'molingest_org_' || replace(id::text, '-', '') FROM organizations",
+                )
+                .fetch_all(&mut db)
+                .await
+                .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
             let mut c = PgConnection::connect(&self.server).await?;
             sqlx::query(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -670,6 +681,12 @@ impl Bench {
             ))
             .execute(&mut c)
             .await?;
+            for role in roles {
+                // Named by the organization's id: this database's own.
+                let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+                    .execute(&mut c)
+                    .await;
+            }
             Ok::<_, sqlx::Error>(())
         })?;
         Ok(())
