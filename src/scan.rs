@@ -134,7 +134,8 @@ impl<W: Write> Sink for JsonlSink<W> {
                             error: None,
                         },
                         Outcome::Rejected(r) => Line::rejected(r, format),
-                        Outcome::Skipped => continue,
+                        // `scan` asks for no lookup: none is held.
+                        Outcome::Skipped | Outcome::Held(_) => continue,
                     };
                     write(out, &line)?;
                 }

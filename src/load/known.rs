@@ -127,3 +127,62 @@ pub async fn known_files(conn: &mut PgConnection, org: OrgId) -> Result<KnownFil
     }
     Ok(known)
 }
+
+/// Which records the organization already holds, by the hash of their text
+/// (`molecules.content_hash`, or a further text of a structure under
+/// `--dedup structure`): the held stage asks a chunk at a time, on a
+/// connection of its own, as the tenant.
+pub struct HeldInDatabase {
+    rt: tokio::runtime::Handle,
+    conn: std::sync::Mutex<PgConnection>,
+    org: OrgId,
+}
+
+impl HeldInDatabase {
+    pub async fn open(rt: tokio::runtime::Handle, url: &str, org: OrgId) -> Result<Self> {
+        let conn = crate::db::connect::bookkeeping(url, "molingest-held").await?;
+        Ok(HeldInDatabase {
+            rt,
+            conn: std::sync::Mutex::new(conn),
+            org,
+        })
+    }
+
+    async fn lookup(conn: &mut PgConnection, org: OrgId, hashes: &[[u8; 32]]) -> Result<Vec<i64>> {
+        let hashes: Vec<&[u8]> = hashes.iter().map(|h| h.as_slice()).collect();
+        let mut tx = crate::db::tenant_bookkeeping(&mut *conn, org, None).await?;
+        let held: Vec<i64> = crate::db::pooler::query_scalar(
+            "SELECT u.i FROM UNNEST($2::bytea[]) WITH ORDINALITY AS u(hash, i)
+             WHERE EXISTS (SELECT 1 FROM molecules m
+                           WHERE m.organization_id = $1 AND m.content_hash = u.hash)
+                OR EXISTS (SELECT 1 FROM molecule_occurrences o
+                           WHERE o.organization_id = $1 AND o.content_hash = u.hash)",
+        )
+        .bind(org)
+        .bind(&hashes)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(held)
+    }
+}
+
+impl crate::pipeline::HeldRecords for HeldInDatabase {
+    fn held(&self, hashes: &[[u8; 32]]) -> Vec<bool> {
+        let mut out = vec![false; hashes.len()];
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Unanswered, nothing is held: the records are parsed and the
+        // writers' ON CONFLICT finds them, as before this lookup existed.
+        if let Ok(held) = self.rt.block_on(Self::lookup(&mut conn, self.org, hashes)) {
+            for i in held {
+                if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+        }
+        out
+    }
+}

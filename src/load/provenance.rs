@@ -54,3 +54,47 @@ pub async fn record_repeats(
     }
     Ok(written)
 }
+
+/// Records the held stage found already loaded (never parsed or staged):
+/// each becomes a repeat of the molecule its text is, unless it is that
+/// molecule's own first record (a file read again with `--full`). Returns
+/// how many of them the organization no longer holds: removed since the
+/// lookup (a purge or an erasure beside the run); the batch then fails and
+/// its file is read again by the next run.
+pub async fn record_held(
+    conn: &mut PgConnection,
+    org: OrgId,
+    held: &[(Vec<u8>, crate::pipeline::HeldRecord)],
+) -> Result<u64, Error> {
+    let file: Vec<&[u8]> = held.iter().map(|(f, _)| f.as_slice()).collect();
+    let hash: Vec<&[u8]> = held.iter().map(|(_, r)| r.hash.as_slice()).collect();
+    let index: Vec<i64> = held.iter().map(|(_, r)| r.index as i64).collect();
+    let line: Vec<i64> = held.iter().map(|(_, r)| r.line as i64).collect();
+    let missing: i64 = crate::db::pooler::query_scalar(
+        "WITH u AS (
+            SELECT f.id AS file_id, u.index, u.line,
+                   coalesce(m.id, o.molecule_id) AS molecule_id,
+                   (m.id IS NOT NULL AND (m.file_id, m.record_index) = (f.id, u.index))
+                   OR (o.molecule_id IS NOT NULL AND (o.file_id, o.record_index) = (f.id, u.index)) AS own
+            FROM UNNEST($2::bytea[], $3::bytea[], $4::int8[], $5::int8[]) AS u(file_hash, hash, index, line)
+            JOIN molecule_files f ON f.organization_id = $1 AND f.content_hash = u.file_hash
+            LEFT JOIN molecules m ON m.organization_id = $1 AND m.content_hash = u.hash
+            LEFT JOIN molecule_occurrences o ON o.organization_id = $1 AND o.content_hash = u.hash),
+         ins AS (
+            INSERT INTO molecule_records (organization_id, file_id, record_index, record_line, molecule_id)
+            SELECT $1, file_id, index, line, molecule_id FROM u
+            WHERE molecule_id IS NOT NULL AND NOT own
+            ORDER BY file_id, index
+            ON CONFLICT DO NOTHING)
+         SELECT $6::int8 - count(*) FILTER (WHERE molecule_id IS NOT NULL) FROM u",
+    )
+    .bind(org)
+    .bind(&file)
+    .bind(&hash)
+    .bind(&index)
+    .bind(&line)
+    .bind(held.len() as i64)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(missing.max(0) as u64)
+}

@@ -28,7 +28,8 @@ use crate::error::Error;
 use crate::ids::{OrgId, RunId};
 use crate::pipeline::stats::Stats;
 use crate::pipeline::{
-    Cancel, Event, FileEnd, FileInfo, Known, Needs, NothingKnown, Outcome, Progress, Sink,
+    Cancel, Event, FileEnd, FileInfo, HeldRecord, HeldRecords, Known, Needs, NothingKnown, Outcome,
+    Progress, Sink,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -60,6 +61,9 @@ pub(super) struct Batch {
     pub(super) seq: u64,
     pub(super) copy: Vec<u8>,
     pub(super) rows: u64,
+    /// Records found already loaded (not parsed), with their file's
+    /// content hash: written as repeats.
+    pub(super) held: Vec<(Vec<u8>, HeldRecord)>,
 }
 
 /// Per file (by content hash), how far a batch's rows reach.
@@ -160,6 +164,9 @@ pub struct DbSink {
     writers: Vec<tokio::task::JoinHandle<Result<(), Error>>>,
     /// Files refused for their own bytes (see [`remember_refused`]).
     refused: Vec<crate::error::Reject>,
+    /// Looks up records already loaded, so they are not parsed (not with
+    /// a docking job: every pose is a result of it, so each is parsed).
+    held: Option<Arc<dyn HeldRecords>>,
 }
 
 impl DbSink {
@@ -189,6 +196,13 @@ impl DbSink {
                 rt.block_on(super::known::known_files(&mut control, org))
                     .map_err(|e| e.during("reading the organization's loaded files"))?,
             )
+        };
+        let held: Option<Arc<dyn HeldRecords>> = match docking_job {
+            Some(_) => None,
+            None => Some(Arc::new(
+                rt.block_on(super::known::HeldInDatabase::open(rt.clone(), url, org))
+                    .map_err(|e| e.during("connecting the lookup of loaded records"))?,
+            )),
         };
         let (tx, rx) = mpsc::channel::<Batch>(1);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -258,13 +272,14 @@ impl DbSink {
             tx: Some(tx),
             writers: handles,
             refused: Vec::new(),
+            held,
         })
     }
 
     /// Send the current batch to a writer (after registering its files), and
     /// complete the files whose batches have all committed.
     fn flush(&mut self) -> Result<(), Error> {
-        if self.batch.rows > 0 {
+        if self.batch.rows > 0 || !self.batch.held.is_empty() {
             self.register_files()?;
             let next = Batch {
                 seq: self.batch.seq + 1,
@@ -396,6 +411,7 @@ impl Sink for DbSink {
                 docking: self.docking_job.is_some(),
             })),
             known: self.known.clone() as Arc<dyn Known>,
+            held: self.held.clone(),
         }
     }
 
@@ -412,21 +428,33 @@ impl Sink for DbSink {
             }
             Event::Records(f, outcomes) => {
                 let mut reach = None;
-                for o in &outcomes {
-                    if let Outcome::Molecule(m) = o {
-                        self.batch.copy.extend_from_slice(&m.encoded);
-                        self.batch.rows += 1;
-                        reach = Some(Progress {
-                            records: m.index + 1,
-                            offset: m.end_offset,
-                            line: m.next_line,
-                        });
+                for o in outcomes {
+                    match o {
+                        Outcome::Molecule(m) => {
+                            self.batch.copy.extend_from_slice(&m.encoded);
+                            self.batch.rows += 1;
+                            reach = Some(Progress {
+                                records: m.index + 1,
+                                offset: m.end_offset,
+                                line: m.next_line,
+                            });
+                        }
+                        Outcome::Held(h) => {
+                            reach = Some(Progress {
+                                records: h.index + 1,
+                                offset: h.end_offset,
+                                line: h.next_line,
+                            });
+                            let file = f.hash.unwrap_or_default().to_vec();
+                            self.batch.held.push((file, h));
+                        }
+                        Outcome::Rejected(_) | Outcome::Skipped => {}
                     }
                 }
                 if let (Some(p), Some(hash)) = (reach, f.hash) {
                     self.reach.insert(hash, p);
                 }
-                if self.batch.rows as usize >= self.limits.rows
+                if (self.batch.rows as usize + self.batch.held.len()) >= self.limits.rows
                     || self.batch.copy.len() >= self.limits.bytes
                 {
                     self.flush()?;

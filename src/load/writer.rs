@@ -70,6 +70,7 @@ pub(super) async fn write_with_retry(
     loop {
         let err = match write_batch(conn, (org, run, job), batch, dedup).await {
             Ok((moved, (results, unscored))) => {
+                Stats::add(&stats.records_duplicate, batch.held.len() as u64);
                 Stats::add(&stats.job_results, results);
                 Stats::add(&stats.poses_without_score, unscored);
                 // Record duplicates: texts already loaded; structure
@@ -200,6 +201,16 @@ async fn write_batch(
                 .fetch_one(&mut *tx)
                 .await?;
             results = (n as u64, unscored as u64);
+        }
+    }
+    if !batch.held.is_empty() {
+        let missing = super::provenance::record_held(&mut tx, org, &batch.held).await?;
+        if missing > 0 {
+            return Err(Error::Pipeline(format!(
+                "{missing} records found already loaded were removed from the organization \
+                 while this run read them (a purge or an erasure beside it); their files are \
+                 read again by the next run"
+            )));
         }
     }
     tx.commit().await?;

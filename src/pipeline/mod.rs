@@ -3,12 +3,16 @@
 //! a slow stage (usually the database) holds back the ones before it:
 //!
 //! ```text
-//! walk ──files──▶ read ×N ──chunks──▶ parse (rayon) ──events──▶ sink
-//! walk.rs        read.rs             parse.rs                  (database,
-//!                (skip unchanged,     (reader + chemistry       or JSONL for
-//!                 hash, gunzip,       + record hash + sink      `scan`)
-//!                 split records)      encoding, in parallel)
+//! walk ──files──▶ read ×N ──chunks──▶ [held] ──▶ parse (rayon) ──events──▶ sink
+//! walk.rs        read.rs              held.rs     parse.rs                  (database,
+//!                (skip unchanged,     (records    (reader + chemistry       or JSONL for
+//!                 hash, gunzip,        already    + record hash + sink      `scan`)
+//!                 split records)       loaded)    encoding, in parallel)
 //! ```
+//!
+//! The `held` stage runs only for a sink that can tell which records it
+//! already holds ([`Needs::held`]): those are hashed and looked up in
+//! batches, and are not parsed at all.
 //!
 //! A [`Sink`] declares what it needs ([`Needs`]: file hashes, an encoder,
 //! what is already loaded); [`run`] provides exactly that, so no caller can
@@ -17,6 +21,7 @@
 
 mod delivery;
 mod hash;
+mod held;
 mod parse;
 pub mod progress;
 mod read;
@@ -33,6 +38,7 @@ use crate::chem::Properties;
 use crate::error::{Error, Reject};
 use crate::formats::split::Chunk;
 use crate::formats::Format;
+use crate::identity::cache::IdentityCache;
 use crate::identity::{Identity, IdentityMode};
 use crate::source::{FileJob, Root};
 use crossbeam_channel::{bounded, Receiver};
@@ -90,9 +96,31 @@ pub trait Encoder: Send + Sync {
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Molecule(Record),
+    /// A record whose text the sink already holds ([`HeldRecords`]): hashed,
+    /// not parsed.
+    Held(HeldRecord),
     Rejected(Reject),
     /// A comment or header line: not a molecule, not an error.
     Skipped,
+}
+
+/// A record the sink already holds: where it is, and its text's hash.
+#[derive(Debug, Clone)]
+pub struct HeldRecord {
+    pub index: u64,
+    pub line: u64,
+    pub hash: [u8; 32],
+    pub end_offset: u64,
+    pub next_line: u64,
+}
+
+/// Which records a sink already holds, asked a chunk at a time before
+/// parsing (nightly drops repeat most of last night's records).
+pub trait HeldRecords: Send + Sync {
+    /// For each record hash, whether it is held. An answer that cannot be
+    /// had (the database is away) is "none": those records are parsed and
+    /// the sink's own conflict handling finds them.
+    fn held(&self, hashes: &[[u8; 32]]) -> Vec<bool>;
 }
 
 /// How a file ended.
@@ -129,6 +157,8 @@ pub struct Needs {
     pub encoder: Option<Arc<dyn Encoder>>,
     /// What is already loaded, so unchanged files are not read again.
     pub known: Arc<dyn Known>,
+    /// Which records are already loaded, so they are not parsed again.
+    pub held: Option<Arc<dyn HeldRecords>>,
 }
 
 impl Default for Needs {
@@ -137,6 +167,7 @@ impl Default for Needs {
             file_hashes: false,
             encoder: None,
             known: Arc::new(NothingKnown),
+            held: None,
         }
     }
 }
@@ -263,6 +294,9 @@ pub struct Options {
     /// Read a folder's files only when it (or a folder above it, up to the
     /// root) holds a file of this name (`load --require-marker`).
     pub require_marker: Option<String>,
+    /// Identities computed so far in this run, by structure text
+    /// (`MOLINGEST_IDENTITY_CACHE` entries, 0 for none).
+    pub identity_cache: Option<Arc<IdentityCache>>,
 }
 
 /// How many rejected records a run tolerates before it stops
@@ -322,14 +356,27 @@ impl Default for Options {
             shard: None,
             identity: IdentityMode::default(),
             require_marker: None,
+            identity_cache: identity_cache_from_env(),
         }
     }
+}
+
+/// The identity cache `MOLINGEST_IDENTITY_CACHE` asks for (entries; 0 for
+/// none; unset or unreadable: the default size).
+fn identity_cache_from_env() -> Option<Arc<IdentityCache>> {
+    let entries = std::env::var("MOLINGEST_IDENTITY_CACHE")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(crate::identity::cache::DEFAULT_ENTRIES);
+    IdentityCache::new(entries).map(Arc::new)
 }
 
 /// What the read stage hands the parse stage.
 enum ToParse {
     Begin(Arc<FileInfo>),
-    Chunk(Arc<FileInfo>, Chunk),
+    /// A chunk, and its records' hashes with whether each is held, when the
+    /// `held` stage looked them up.
+    Chunk(Arc<FileInfo>, Chunk, Option<held::Lookup>),
     /// The file's end, and why it broke if it did (with whether the bytes
     /// themselves are at fault: see [`FileEnd::lasting`]).
     End(Arc<FileInfo>, Option<(String, bool)>),
@@ -358,6 +405,7 @@ pub fn run(
     let needs = &needs;
     let known = needs.known.as_ref();
     let encoder = needs.encoder.as_deref();
+    let held = needs.held.as_deref();
 
     std::thread::scope(|s| {
         let problems_tx = parse_tx.clone();
@@ -369,6 +417,14 @@ pub fn run(
             s.spawn(move || read::read_stage(rx, tx, options, needs, stats, rejects));
         }
         drop((files_rx, parse_tx));
+        let parse_rx = match held {
+            Some(held) => {
+                let (tx, rx) = bounded::<ToParse>(readers * 2);
+                s.spawn(move || held::held_stage(parse_rx, tx, held, stats));
+                rx
+            }
+            None => parse_rx,
+        };
         s.spawn(move || {
             pool.install(|| {
                 parse::parse_stage(parse_rx, events_tx, encoder, options, stats, rejects)

@@ -3,12 +3,15 @@
 
 use super::hash::record_hash;
 use super::stats::{RejectLog, Stats};
-use super::{Cancel, Encoder, Event, FileEnd, FileInfo, Options, Outcome, Record, ToParse};
+use super::{
+    Cancel, Encoder, Event, FileEnd, FileInfo, HeldRecord, Options, Outcome, Record, ToParse,
+};
 use crate::chem;
 use crate::error::{Original, ParseError, Reject};
 use crate::formats::split::{Chunk, Span};
 use crate::formats::Format;
-use crate::identity::{identify, IdentityMode};
+use crate::identity::cache::IdentityCache;
+use crate::identity::{identify_cached, IdentityMode};
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -33,12 +36,26 @@ pub(super) fn parse_stage(
                 Event::Begin(f)
             }
             ToParse::FileRejected(r) => Event::FileRejected(r),
-            ToParse::Chunk(f, chunk) => {
+            ToParse::Chunk(f, chunk, lookup) => {
                 let t = Instant::now();
                 let outcomes: Vec<Outcome> = chunk
                     .spans
                     .par_iter()
-                    .map(|span| process(&f, &chunk, span, encoder, options.identity))
+                    .enumerate()
+                    .map(|(i, span)| match &lookup {
+                        Some(l) if l.held[i] => Outcome::Held(HeldRecord {
+                            index: span.index,
+                            line: span.line,
+                            hash: l.hashes[i],
+                            end_offset: span.end_offset,
+                            next_line: span.next_line,
+                        }),
+                        _ => {
+                            let hash = lookup.as_ref().map(|l| l.hashes[i]);
+                            let identity = (options.identity, options.identity_cache.as_deref());
+                            process_hashed(&f, &chunk, span, encoder, identity, hash)
+                        }
+                    })
                     .collect();
                 let counts = per_file.entry(Arc::as_ptr(&f)).or_default();
                 for o in &outcomes {
@@ -46,6 +63,11 @@ pub(super) fn parse_stage(
                         Outcome::Molecule(_) => {
                             counts.0 += 1;
                             Stats::add(&stats.records_parsed, 1);
+                        }
+                        Outcome::Held(_) => {
+                            counts.0 += 1;
+                            Stats::add(&stats.records_parsed, 1);
+                            Stats::add(&stats.records_held, 1);
                         }
                         Outcome::Rejected(r) => {
                             counts.1 += 1;
@@ -107,6 +129,18 @@ pub fn process(
     encoder: Option<&dyn Encoder>,
     identity: IdentityMode,
 ) -> Outcome {
+    process_hashed(file, chunk, span, encoder, (identity, None), None)
+}
+
+/// [`process`], with the record's hash when the held stage made it already.
+fn process_hashed(
+    file: &FileInfo,
+    chunk: &Chunk,
+    span: &Span,
+    encoder: Option<&dyn Encoder>,
+    (identity, cache): (IdentityMode, Option<&IdentityCache>),
+    hash: Option<[u8; 32]>,
+) -> Outcome {
     let reject = |e: ParseError| {
         let mut r = Reject::record(file.job.display.clone(), span.index, &e);
         r.original = Some(Original {
@@ -158,7 +192,7 @@ pub fn process(
     }
     let props = chem::properties(&parsed.mol);
     // Canonicalisation runs here, in the parallel stage, per record.
-    let id = identify(identity, format, bytes, &parsed);
+    let id = identify_cached(cache, identity, format, bytes, &parsed);
     // A SMILES that RDKit's sanitization refuses (an aromatic system it
     // cannot kekulize) is refused here too, when the identity is computed.
     if format == Format::Smiles {
@@ -177,7 +211,7 @@ pub fn process(
         identity_mode: identity,
         fields: parsed.fields,
         props,
-        hash: record_hash(bytes),
+        hash: hash.unwrap_or_else(|| record_hash(bytes)),
         end_offset: span.end_offset,
         next_line: span.next_line,
         encoded: Vec::new(),

@@ -204,7 +204,7 @@ fn read_file(
                     }
                 }
                 Stats::add_time(&stats.busy_read_ns, busy.elapsed());
-                if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
+                if tx.send(ToParse::Chunk(file.clone(), chunk, None)).is_err() {
                     return false;
                 }
                 busy = Instant::now();
@@ -313,7 +313,7 @@ fn read_with_chemfiles(
                         next_line: 1,
                     });
                 }
-                if tx.send(ToParse::Chunk(file.clone(), chunk)).is_err() {
+                if tx.send(ToParse::Chunk(file.clone(), chunk, None)).is_err() {
                     return false;
                 }
             }

@@ -31,7 +31,11 @@ pub struct Stats {
     /// the progress bar's total and position).
     pub bytes_listed: AtomicU64,
     pub bytes_skipped: AtomicU64,
+    /// Records read: parsed, or held (below).
     pub records_parsed: AtomicU64,
+    /// Records the sink already held by their text's hash: counted as
+    /// parsed, but only hashed (and recorded as repeats).
+    pub records_held: AtomicU64,
     pub records_skipped: AtomicU64,
     /// Records an earlier run committed, not read or parsed again.
     pub records_resumed: AtomicU64,
@@ -48,6 +52,8 @@ pub struct Stats {
     /// Nanoseconds each stage spent working (not waiting on a channel).
     pub busy_read_ns: AtomicU64,
     pub busy_parse_ns: AtomicU64,
+    /// The held stage: hashing and looking up records already loaded.
+    pub busy_held_ns: AtomicU64,
     pub busy_sink_ns: AtomicU64,
     pub busy_db_ns: AtomicU64,
     /// The bulk path's end: building keys and indexes, and the attach.
@@ -83,6 +89,7 @@ impl Stats {
             bytes_read: g(&self.bytes_read),
             bytes_decoded: g(&self.bytes_decoded),
             records_parsed: parsed,
+            records_held: g(&self.records_held),
             records_skipped: g(&self.records_skipped),
             records_resumed: g(&self.records_resumed),
             records_rejected: g(&self.records_rejected),
@@ -106,6 +113,7 @@ impl Stats {
             busy_seconds: StageTimes {
                 read: secs(&self.busy_read_ns),
                 parse: secs(&self.busy_parse_ns),
+                held: secs(&self.busy_held_ns),
                 sink: secs(&self.busy_sink_ns),
                 database: secs(&self.busy_db_ns),
                 bulk_build: secs(&self.bulk_build_ns),
@@ -120,6 +128,8 @@ impl Stats {
 pub struct StageTimes {
     pub read: f64,
     pub parse: f64,
+    /// Looking up records already loaded (see `records_held`).
+    pub held: f64,
     pub sink: f64,
     pub database: f64,
     /// Bulk path only (else 0): keys, indexes and foreign keys built after
@@ -143,6 +153,8 @@ pub struct Summary {
     pub bytes_read: u64,
     pub bytes_decoded: u64,
     pub records_parsed: u64,
+    /// Of the parsed: already loaded, known by their hash and not parsed.
+    pub records_held: u64,
     pub records_skipped: u64,
     pub records_resumed: u64,
     pub records_rejected: u64,
@@ -180,8 +192,13 @@ impl Summary {
         if run.is_some() {
             let _ = writeln!(
                 o,
-                "  records   {} parsed, {} inserted, {} duplicate, {} structure duplicate, {} rejected",
+                "  records   {} read{}, {} inserted, {} duplicate, {} structure duplicate, {} rejected",
                 s.records_parsed,
+                if s.records_held > 0 {
+                    format!(" ({} already loaded, not parsed again)", s.records_held)
+                } else {
+                    String::new()
+                },
                 s.records_inserted,
                 s.records_duplicate,
                 s.records_structure_duplicate,
@@ -207,6 +224,13 @@ impl Summary {
             "  busy      read {:.2} s, parse {:.2} s, sink {:.2} s, database {:.2} s (summed over connections)",
             b.read, b.parse, b.sink, b.database
         );
+        if b.held > 0.0 {
+            let _ = writeln!(
+                o,
+                "  held      {:.2} s hashing and looking up records already loaded",
+                b.held
+            );
+        }
         if b.bulk_build > 0.0 {
             let _ = writeln!(
                 o,

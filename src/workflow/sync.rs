@@ -222,6 +222,7 @@ impl Sink for Present {
             file_hashes: true,
             encoder: None,
             known: self.known.clone() as Arc<dyn Known>,
+            held: None,
         }
     }
 

@@ -124,7 +124,8 @@ impl Sink for Recount {
                             count.read += 1;
                             count.rejected += 1;
                         }
-                        Outcome::Skipped => {}
+                        // `verify` asks for no lookup: none is held.
+                        Outcome::Skipped | Outcome::Held(_) => {}
                     }
                 }
             }

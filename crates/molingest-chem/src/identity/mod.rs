@@ -16,6 +16,7 @@
 //! - **PDBQT** and chemfiles frames: no SMILES (no bond orders), with the
 //!   reason.
 
+pub mod cache;
 mod graph;
 
 use crate::formats::{Format, Parsed};
@@ -79,6 +80,29 @@ impl Identity {
             .as_deref()?
             .strip_prefix("no SMILES: RDKit would refuse the molecule: ")
     }
+}
+
+/// [`identify`], through a run's [`cache::IdentityCache`] when there is one.
+pub fn identify_cached(
+    cache: Option<&cache::IdentityCache>,
+    mode: IdentityMode,
+    format: Format,
+    text: &[u8],
+    parsed: &Parsed,
+) -> Identity {
+    let key = match cache {
+        Some(_) if mode != IdentityMode::Off => cache::structure_text_key(format, text, parsed),
+        _ => None,
+    };
+    let (Some(cache), Some(key)) = (cache, key) else {
+        return identify(mode, format, text, parsed);
+    };
+    if let Some(id) = cache.get(&key) {
+        return id;
+    }
+    let id = identify(mode, format, text, parsed);
+    cache.insert(key, &id);
+    id
 }
 
 /// Compute the identity of a parsed record (`text` is the record's own
