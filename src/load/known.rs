@@ -139,13 +139,30 @@ pub struct HeldInDatabase {
 }
 
 impl HeldInDatabase {
-    pub async fn open(rt: tokio::runtime::Handle, url: &str, org: OrgId) -> Result<Self> {
-        let conn = crate::db::connect::bookkeeping(url, "molingest-held").await?;
-        Ok(HeldInDatabase {
+    /// `None` when the organization holds no molecule yet: a first load
+    /// (on the staging path) would look up every record for nothing. A
+    /// record another run loads meanwhile is then parsed, and the writers'
+    /// ON CONFLICT finds it.
+    pub async fn open(rt: tokio::runtime::Handle, url: &str, org: OrgId) -> Result<Option<Self>> {
+        let mut conn = crate::db::connect::bookkeeping(url, "molingest-held").await?;
+        let mut tx = crate::db::tenant_bookkeeping(&mut conn, org, None).await?;
+        let any: bool = crate::db::pooler::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM molecules WHERE organization_id = $1)",
+        )
+        .bind(org)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if !any {
+            use sqlx::Connection;
+            let _ = conn.close().await;
+            return Ok(None);
+        }
+        Ok(Some(HeldInDatabase {
             rt,
             conn: std::sync::Mutex::new(conn),
             org,
-        })
+        }))
     }
 
     async fn lookup(conn: &mut PgConnection, org: OrgId, hashes: &[[u8; 32]]) -> Result<Vec<i64>> {

@@ -199,10 +199,10 @@ impl DbSink {
         };
         let held: Option<Arc<dyn HeldRecords>> = match docking_job {
             Some(_) => None,
-            None => Some(Arc::new(
-                rt.block_on(super::known::HeldInDatabase::open(rt.clone(), url, org))
-                    .map_err(|e| e.during("connecting the lookup of loaded records"))?,
-            )),
+            None => rt
+                .block_on(super::known::HeldInDatabase::open(rt.clone(), url, org))
+                .map_err(|e| e.during("connecting the lookup of loaded records"))?
+                .map(|h| Arc::new(h) as Arc<dyn HeldRecords>),
         };
         let (tx, rx) = mpsc::channel::<Batch>(1);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));

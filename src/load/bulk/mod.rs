@@ -10,7 +10,7 @@
 //! of the unique key on the record hash, not held in memory (memory stays
 //! flat at any size): when it finds one, every duplicate is deleted (the
 //! first record of each text stays) and recorded as a repeat, and the key
-//! is built again ([`dedup`]). Then one short transaction swaps
+//! is built again ([`build::dedup`]). Then one short transaction swaps
 //! the tables in for the organization's empty partitions, writes the audit
 //! rows and completes the files (`molingest_bulk_attach`).
 //!
@@ -29,6 +29,8 @@
 //! a killed run leaves either nothing (the COPY transactions roll back) or
 //! unattached tables, which the next run drops. The files are completed in
 //! the attach transaction, so the next run reads them again.
+
+mod build;
 
 use super::files::{file_ids, mark_completed, register_files, remember_refused};
 use super::kill_point;
@@ -222,7 +224,7 @@ impl BulkSink {
         Ok(())
     }
 
-    /// Add a file's molecules to the COPYs (duplicates go too: see [`dedup`]).
+    /// Add a file's molecules to the COPYs (duplicates go too: see [`build::dedup`]).
     fn take(&mut self, f: &FileInfo, outcomes: &[Outcome]) -> Result<(), Error> {
         let file_id = f
             .hash
@@ -281,7 +283,7 @@ impl BulkSink {
         let t = std::time::Instant::now();
         let repeats = self
             .rt
-            .block_on(build(&mut self.control, conns, org))
+            .block_on(build::build(&mut self.control, conns, org))
             .map_err(|e| e.during("building the bulk tables' keys and indexes"))?;
         self.duplicates += repeats.len() as u64;
         self.rows -= (repeats.len() as u64).min(self.rows);
@@ -431,128 +433,6 @@ async fn fill(
     copy.finish().await?;
     tx.commit().await?;
     Ok(conn)
-}
-
-/// Give the filled tables the parents' keys, indexes and foreign keys, on
-/// the COPY connections at once, the big GIN indexes first. A unique key
-/// the rows break (the same record text twice in the load) is built again
-/// after [`dedup`]; returns the duplicates it took out, as repeats.
-async fn build(
-    control: &mut PgConnection,
-    conns: Vec<PgConnection>,
-    org: OrgId,
-) -> Result<Vec<Repeat>, Error> {
-    let mut tx = control.begin().await?;
-    let mut ddl: Vec<String> = crate::db::pooler::query_scalar(
-        "SELECT molingest_bulk_ddl($1, 'molecules') UNION ALL SELECT molingest_bulk_ddl($1, 'molecule_properties')",
-    )
-    .bind(org)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    ddl.sort_by_key(|s| !s.contains(" gin "));
-    let queue = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(ddl)));
-    let workers = conns.into_iter().map(|mut conn| {
-        let queue = queue.clone();
-        async move {
-            // Statements a duplicate broke: built again after the dedup.
-            let mut broken = Vec::new();
-            loop {
-                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                let Some(statement) = next else { break };
-                match build_one(&mut conn, &statement).await {
-                    Err(e) if is_unique_violation(&e) => broken.push(statement),
-                    r => r?,
-                }
-            }
-            let _ = conn.close().await;
-            Ok::<Vec<String>, Error>(broken)
-        }
-    });
-    let mut broken = Vec::new();
-    for r in futures_util::future::join_all(workers).await {
-        broken.extend(r?);
-    }
-    if broken.is_empty() {
-        return Ok(Vec::new());
-    }
-    let repeats = dedup(control, org).await?;
-    for statement in broken {
-        build_one(control, &statement).await?;
-    }
-    Ok(repeats)
-}
-
-/// One DDL statement in its own transaction.
-async fn build_one(conn: &mut PgConnection, statement: &str) -> Result<(), Error> {
-    // A GIN build in more memory flushes less often (measured: the
-    // full-text index of 200,000 names 1.50 s → 1.23 s). Set for the
-    // statement's own transaction only: nothing of it outlives the
-    // transaction (safe behind a pooler too).
-    let mut tx = conn.begin().await?;
-    crate::db::pooler::query("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *tx)
-        .await?;
-    crate::db::pooler::query(statement)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-fn is_unique_violation(e: &Error) -> bool {
-    matches!(e.root(), Error::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505"))
-}
-
-/// Delete every record of the bulk tables whose text an earlier record of
-/// the load brought (COPY order is the load's order, so the first stays,
-/// as on the staging path) with its properties; return them as repeats.
-/// One sort of the record hashes in PostgreSQL, paid only by a load that
-/// holds duplicates.
-async fn dedup(control: &mut PgConnection, org: OrgId) -> Result<Vec<Repeat>, Error> {
-    let hex = org.simple().to_string();
-    let (m, p) = (
-        format!("public.molecules_bulk_{hex}"),
-        format!("public.molecule_properties_bulk_{hex}"),
-    );
-    let mut tx = control.begin().await?;
-    crate::db::pooler::query(&format!(
-        "CREATE TEMP TABLE molingest_bulk_duplicates ON COMMIT DROP AS
-         SELECT id, content_hash, file_id, record_index, record_line FROM (
-             SELECT id, content_hash, file_id, record_index, record_line,
-                    row_number() OVER (PARTITION BY content_hash ORDER BY ctid) AS n
-             FROM {m}) d
-         WHERE n > 1"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    crate::db::pooler::query(&format!(
-        "DELETE FROM {p} p USING molingest_bulk_duplicates d WHERE p.molecule_id = d.id"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    crate::db::pooler::query(&format!(
-        "DELETE FROM {m} m USING molingest_bulk_duplicates d WHERE m.id = d.id"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    let rows: Vec<(Vec<u8>, Uuid, i64, Option<i64>)> = crate::db::pooler::query_as(
-        "SELECT content_hash, file_id, record_index, record_line FROM molingest_bulk_duplicates",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(hash, file_id, index, line)| {
-            Some(Repeat {
-                content_hash: <[u8; 32]>::try_from(hash.as_slice()).ok()?,
-                file_id,
-                record_index: index.max(0) as u64,
-                record_line: line.unwrap_or(0).max(0) as u64,
-            })
-        })
-        .collect())
 }
 
 /// The swap, the audit rows and the files' completion in one transaction,
