@@ -274,7 +274,9 @@ pub fn smiles_implicit_h(a: &Atom, aromatic: bool) -> u32 {
         9 | 17 | 35 | 53 => &[1],
         _ => return 0,
     };
-    let explicit = i32::from(a.bond_order_x2 / 2) + i32::from(aromatic);
+    // Half units round up: an aromatic bond outside a ring between atoms
+    // written aliphatic counts 1.5 (RDKit rounds the valence it makes).
+    let explicit = i32::from(a.bond_order_x2.div_ceil(2)) + i32::from(aromatic);
     if aromatic {
         return (allowed[0] - explicit).max(0) as u32;
     }

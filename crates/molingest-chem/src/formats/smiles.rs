@@ -28,7 +28,7 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
     if smiles.eq_ignore_ascii_case("smiles") {
         return Ok(None);
     }
-    let mol = parse_smiles(smiles).map_err(|(pos, why)| {
+    let (mol, as_aromatic) = parse_graph(smiles).map_err(|(pos, why)| {
         ParseError::new(
             line,
             format!(
@@ -42,7 +42,8 @@ pub fn parse(record: &[u8], line: u64) -> Result<Option<Parsed>, ParseError> {
         title: title.to_owned(),
         mol,
         fields: Vec::new(),
-        smiles: Some(smiles.to_owned()),
+        // What the canonicaliser reads: the SMILES as RDKit understands it.
+        smiles: Some(as_aromatic.unwrap_or_else(|| smiles.to_owned())),
     }))
 }
 
@@ -77,6 +78,135 @@ type Pending = (BondOrder, BondStereo, usize);
 /// Every bond counts 1 valence unit unless it is `=`, `#` or `$`: the
 /// organic-subset rule takes an aromatic atom's pi unit off separately.
 pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
+    parse_graph(s).map(|(mol, _)| mol)
+}
+
+/// [`parse_smiles`], and the SMILES rewritten when aromatic bonds (`:`) in
+/// a ring join atoms written aliphatic (see [`aromatic_bonds_of_aliphatic_atoms`]).
+fn parse_graph(s: &str) -> Result<(Molecule, Option<String>), Fail> {
+    let mut starts = Vec::new();
+    let mut mol = graph(s, &mut starts)?;
+    let rewritten = aromatic_bonds_of_aliphatic_atoms(&mut mol, s, &starts);
+    Ok((mol, rewritten))
+}
+
+/// An aromatic bond written `:` between atoms written aliphatic (`C:1:C:C:C:C:C1`,
+/// as some exports write aromatic rings) is read as RDKit reads it: in a
+/// ring, RDKit kekulizes it and perceives the ring again, which gives what
+/// the same ring written with aromatic atoms gives (`c1ccccc1`), so its
+/// atoms are made aromatic, and the SMILES handed to the canonicaliser is
+/// rewritten so (lower-case symbols). Outside a ring RDKit keeps the bond
+/// aromatic and counts it 1.5 at each end, rounding the atom's valence
+/// (`CC:CC` is C4H8): such a bond counts 3 half-units here.
+fn aromatic_bonds_of_aliphatic_atoms(
+    mol: &mut Molecule,
+    s: &str,
+    starts: &[usize],
+) -> Option<String> {
+    let odd = |mol: &Molecule, bd: &crate::chem::Bond| {
+        bd.order == BondOrder::Aromatic
+            && !(mol.atoms[bd.a as usize].aromatic && mol.atoms[bd.b as usize].aromatic)
+    };
+    if !mol.bonds.iter().any(|bd| odd(mol, bd)) {
+        return None;
+    }
+    let ring = ring_bonds(mol);
+    let mut aromatize = Vec::new();
+    for (k, bd) in mol.bonds.iter().enumerate() {
+        if !odd(mol, bd) {
+            continue;
+        }
+        if ring[k] {
+            aromatize.extend([bd.a as usize, bd.b as usize]);
+        } else {
+            for end in [bd.a, bd.b] {
+                let a = &mut mol.atoms[end as usize];
+                a.bond_order_x2 = a.bond_order_x2.saturating_add(1);
+            }
+        }
+    }
+    if aromatize.is_empty() {
+        return None;
+    }
+    let mut text = s.as_bytes().to_vec();
+    for a in aromatize {
+        mol.atoms[a].aromatic = true;
+        let mut at = starts[a];
+        while text.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        // Only the symbols that have an aromatic form (`c n o p s b`,
+        // `se as te`); a metal stays as written.
+        let sym: &[u8] = match text.get(at..at + 2) {
+            Some(two) if matches!(two, b"Se" | b"As" | b"Te") => two,
+            _ => text.get(at..at + 1).unwrap_or_default(),
+        };
+        let lower_ok = match sym {
+            [c] => {
+                matches!(c, b'B' | b'C' | b'N' | b'O' | b'P' | b'S')
+                    && !text.get(at + 1).is_some_and(u8::is_ascii_lowercase)
+            }
+            _ => true,
+        };
+        if lower_ok && !sym.is_empty() {
+            text[at] = text[at].to_ascii_lowercase();
+        }
+    }
+    String::from_utf8(text).ok()
+}
+
+/// Which bonds lie on a ring (are not bridges of the graph): Tarjan's
+/// low-link, iteratively.
+fn ring_bonds(mol: &Molecule) -> Vec<bool> {
+    let n = mol.atoms.len();
+    let mut adj: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    for (k, bd) in mol.bonds.iter().enumerate() {
+        adj[bd.a as usize].push((bd.b as usize, k));
+        adj[bd.b as usize].push((bd.a as usize, k));
+    }
+    let mut ring = vec![true; mol.bonds.len()];
+    let mut order = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut next = 0;
+    for root in 0..n {
+        if order[root] != usize::MAX {
+            continue;
+        }
+        // (atom, bond it was reached by, next neighbour to look at)
+        let mut stack = vec![(root, usize::MAX, 0usize)];
+        order[root] = next;
+        low[root] = next;
+        next += 1;
+        while let Some(&mut (v, via, ref mut i)) = stack.last_mut() {
+            if let Some(&(w, k)) = adj[v].get(*i) {
+                *i += 1;
+                if k == via {
+                    continue;
+                }
+                if order[w] == usize::MAX {
+                    order[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push((w, k, 0));
+                } else {
+                    low[v] = low[v].min(order[w]);
+                }
+            } else {
+                stack.pop();
+                if let Some(&(p, _, _)) = stack.last() {
+                    low[p] = low[p].min(low[v]);
+                    if low[v] > order[p] {
+                        ring[via] = false;
+                    }
+                }
+            }
+        }
+    }
+    ring
+}
+
+/// The graph, and where each atom's text starts (after `[` for a bracket atom).
+fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
     let b = s.as_bytes();
     // A SMILES atom is at least one byte, a bond usually too.
     let mut mol = Molecule::with_capacity(b.len() / 2 + 1, b.len() / 2 + 1);
@@ -174,6 +304,7 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
                     + i;
                 let atom = bracket_atom(&s[i + 1..end]).map_err(|why| (i, why))?;
                 mol.atoms.push(atom);
+                starts.push(i + 1);
                 let n = mol.atoms.len() - 1;
                 if let Some(p) = prev {
                     add_bond(&mut mol, p, n, bond.take(), i)?;
@@ -185,6 +316,7 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
             _ => {
                 let (z, arom, len) = organic_atom(&b[i..])
                     .ok_or_else(|| (i, format!("unexpected {:?}", char::from(c))))?;
+                starts.push(i);
                 mol.atoms.push(Atom {
                     z,
                     implicit_h: if z == elements::DUMMY {
@@ -412,6 +544,33 @@ mod tests {
     fn formula(s: &str) -> (String, i32) {
         let p = chem::properties(&parse_smiles(s).unwrap());
         (p.formula, p.net_charge)
+    }
+
+    /// Aromatic bonds between atoms written aliphatic, as CSD exports
+    /// write them (MetaLigDB of the `dartassembler` package, through
+    /// tools/rdkit-diff): formulas and the text handed to the
+    /// canonicaliser, answers from RDKit 2026.09's `MolFromSmiles`.
+    #[test]
+    fn aromatic_bonds_between_aliphatic_atoms_as_rdkit_reads_them() {
+        for (smiles, rdkit) in [
+            ("[Hg]SCC:1:C:C:C:C:C1", "C7H7HgS"),
+            ("C1:C:C:C:C:C:1", "C6H6"),
+            ("C1:C:N:C:C:C1", "C5H5N"),
+            ("[NH]1:C:C:C:C1", "C4H5N"),
+            ("O:1:C:C:C:C1", "C4H4O"),
+            ("C1:C:C:C:C:C1CC:C", "C9H10"),
+            ("C:C", "C2H4"),
+            ("CC:CC", "C4H8"),
+            ("c1cc:C:cc1", "C6H6"),
+        ] {
+            assert_eq!(formula(smiles).0, rdkit, "{smiles}");
+        }
+        let read = |s: &str| parse(s.as_bytes(), 1).unwrap().unwrap().smiles.unwrap();
+        assert_eq!(read("C1:C:N:C:C:C1 x"), "c1:c:n:c:c:c1");
+        assert_eq!(read("[Hg]SCC:1:C:C:C:C:C1"), "[Hg]SCc:1:c:c:c:c:c1");
+        assert_eq!(read("Cl[13C]1:C:C:C:C:C:1"), "Cl[13c]1:c:c:c:c:c:1");
+        assert_eq!(read("CC:CC"), "CC:CC");
+        assert_eq!(read("CCO"), "CCO");
     }
 
     #[test]

@@ -182,8 +182,78 @@ pub fn valid_smiles_chars(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/".contains(&b))
 }
 
+/// Whether RDKit reads an atom-atom mapping number from this molfile: a V2000
+/// atom line with columns 61-63 that are not `  0` (compared as text, as
+/// RDKit does: a line shifted by a column gives a map number 0, which RDKit
+/// writes as `[He:0]`), or a V3000 atom with `aamap` not 0.
+fn has_atom_maps(text: &[u8]) -> bool {
+    let mut lines = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let Some(counts) = lines.nth(3) else {
+        return false;
+    };
+    if memchr::memmem::find(counts, b"V3000").is_some() {
+        let mut in_atoms = false;
+        for l in lines {
+            if l.starts_with(b"M  V30 BEGIN ATOM") {
+                in_atoms = true;
+            } else if l.starts_with(b"M  V30 END ATOM") {
+                return false;
+            } else if in_atoms {
+                let mut fields = l.split(|&b| b == b' ').filter(|f| !f.is_empty()).skip(2);
+                // index, type, x, y, z, aamap
+                if fields.nth(5).is_some_and(|f| f != b"0") {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+    let atoms = std::str::from_utf8(counts.get(..3).unwrap_or_default())
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    lines
+        .take(atoms)
+        .any(|l| l.len() >= 63 && &l[60..63] != b"  0")
+}
+
 /// The canonical SMILES of a record, as RDKit writes it.
 pub fn canonical_smiles(
+    format: Format,
+    text: &[u8],
+    parsed: &Parsed,
+) -> Result<String, IdentityError> {
+    // RDKit writes such bonds `->`, the metal chosen by its canonical ranks.
+    // chematic's sanitization does the same from the single bonds (checked
+    // with tools/rdkit-diff: 618 of 618 generated SMILES identical; the SDF
+    // strings inspected were too), but `>` is outside the smiles_string
+    // domain: until the domain takes it, no string rather than a refused one.
+    let dative = || {
+        IdentityError::Unsupported(
+            "organometallic: dative bonds (from RDKit's cleanUpOrganometallics or MDL \
+             coordination bonds; RDKit writes `->`, outside the smiles_string domain)"
+                .into(),
+        )
+    };
+    let has_dative = parsed
+        .mol
+        .bonds
+        .iter()
+        .any(|b| b.order == crate::chem::BondOrder::Dative);
+    // A SMILES is still canonicalised first: RDKit may refuse the molecule
+    // (a ring it cannot kekulize), and then so must the reader.
+    if has_dative && format != Format::Smiles {
+        return Err(dative());
+    }
+    if has_dative {
+        return canonical_smiles_of(format, text, parsed).and(Err(dative()));
+    }
+    canonical_smiles_of(format, text, parsed)
+}
+
+fn canonical_smiles_of(
     format: Format,
     text: &[u8],
     parsed: &Parsed,
@@ -196,25 +266,13 @@ pub fn canonical_smiles(
         std::str::from_utf8(text)
             .map_err(|_| IdentityError::Unsupported("record text is not UTF-8".into()))
     };
-    // RDKit writes such bonds `->`, the metal chosen by its canonical ranks.
-    // chematic's sanitization does the same from the single bonds (checked
-    // with tools/rdkit-diff: 618 of 618 generated SMILES identical; the SDF
-    // strings inspected were too), but `>` is outside the smiles_string
-    // domain: until the domain takes it, no string rather than a refused one.
-    if parsed
-        .mol
-        .bonds
-        .iter()
-        .any(|b| b.order == crate::chem::BondOrder::Dative)
-    {
-        return Err(IdentityError::Unsupported(
-            "organometallic: dative bonds (from RDKit's cleanUpOrganometallics or MDL \
-             coordination bonds; RDKit writes `->`, outside the smiles_string domain)"
-                .into(),
-        ));
-    }
     match format {
         Format::Sdf => {
+            if has_atom_maps(text) {
+                return Err(IdentityError::Unsupported(
+                    "atom-atom mapping numbers (RDKit writes them into the SMILES)".into(),
+                ));
+            }
             let mol = graph::to_chematic(&parsed.mol)?;
             chematic_smiles::rdkit_canonical_smiles(&mol).map_err(rd)
         }
