@@ -84,10 +84,19 @@ pub fn parse_smiles(s: &str) -> Result<Molecule, Fail> {
 /// [`parse_smiles`], and the SMILES rewritten when aromatic bonds (`:`) in
 /// a ring join atoms written aliphatic (see [`aromatic_bonds_of_aliphatic_atoms`]).
 fn parse_graph(s: &str) -> Result<(Molecule, Option<String>), Fail> {
-    let mut starts = Vec::new();
-    let mut mol = graph(s, &mut starts)?;
-    let rewritten = aromatic_bonds_of_aliphatic_atoms(&mut mol, s, &starts);
+    let mut at = Positions::default();
+    let mut mol = graph(s, &mut at)?;
+    let rewritten = aromatic_bonds_of_aliphatic_atoms(&mut mol, s, &at);
     Ok((mol, rewritten))
+}
+
+/// Where things are in the SMILES text: each atom's start (after `[` for a
+/// bracket atom), and each single bond written without a symbol, with where
+/// a `-` would go (before the second atom or the closing ring number).
+#[derive(Default)]
+struct Positions {
+    atoms: Vec<usize>,
+    unwritten_singles: Vec<(usize, usize)>,
 }
 
 /// An aromatic bond written `:` between atoms written aliphatic (`C:1:C:C:C:C:C1`,
@@ -101,8 +110,9 @@ fn parse_graph(s: &str) -> Result<(Molecule, Option<String>), Fail> {
 fn aromatic_bonds_of_aliphatic_atoms(
     mol: &mut Molecule,
     s: &str,
-    starts: &[usize],
+    at: &Positions,
 ) -> Option<String> {
+    let starts = &at.atoms;
     let odd = |mol: &Molecule, bd: &crate::chem::Bond| {
         bd.order == BondOrder::Aromatic
             && !(mol.atoms[bd.a as usize].aromatic && mol.atoms[bd.b as usize].aromatic)
@@ -129,7 +139,7 @@ fn aromatic_bonds_of_aliphatic_atoms(
         return None;
     }
     let mut text = s.as_bytes().to_vec();
-    for a in aromatize {
+    for &a in &aromatize {
         mol.atoms[a].aromatic = true;
         let mut at = starts[a];
         while text.get(at).is_some_and(u8::is_ascii_digit) {
@@ -151,6 +161,21 @@ fn aromatic_bonds_of_aliphatic_atoms(
         if lower_ok && !sym.is_empty() {
             text[at] = text[at].to_ascii_lowercase();
         }
+    }
+    // Between two aromatic atoms an unwritten bond reads as aromatic: the
+    // single bonds written so between atoms now lower-case get their `-`.
+    let mut dashes: Vec<usize> = at
+        .unwritten_singles
+        .iter()
+        .filter(|&&(k, _)| {
+            let bd = &mol.bonds[k];
+            mol.atoms[bd.a as usize].aromatic && mol.atoms[bd.b as usize].aromatic
+        })
+        .map(|&(_, pos)| pos)
+        .collect();
+    dashes.sort_unstable_by(|x, y| y.cmp(x));
+    for pos in dashes {
+        text.insert(pos, b'-');
     }
     String::from_utf8(text).ok()
 }
@@ -205,8 +230,8 @@ fn ring_bonds(mol: &Molecule) -> Vec<bool> {
     ring
 }
 
-/// The graph, and where each atom's text starts (after `[` for a bracket atom).
-fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
+/// The graph, and where its atoms and unwritten single bonds are.
+fn graph(s: &str, positions: &mut Positions) -> Result<Molecule, Fail> {
     let b = s.as_bytes();
     // A SMILES atom is at least one byte, a bond usually too.
     let mut mol = Molecule::with_capacity(b.len() / 2 + 1, b.len() / 2 + 1);
@@ -219,7 +244,15 @@ fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
         Default::default();
     let mut i = 0;
 
-    let add_bond = |mol: &mut Molecule, a: usize, c: usize, spec: Option<Pending>, at: usize| {
+    let add_bond = |mol: &mut Molecule,
+                    singles: &mut Vec<(usize, usize)>,
+                    a: usize,
+                    c: usize,
+                    spec: Option<Pending>,
+                    at: usize| {
+        if spec.is_none() && !(mol.atoms[a].aromatic && mol.atoms[c].aromatic) {
+            singles.push((mol.bonds.len(), at));
+        }
         let (order, stereo) = match spec {
             Some((o, st, _)) => (o, st),
             None if mol.atoms[a].aromatic && mol.atoms[c].aromatic => {
@@ -285,8 +318,22 @@ fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
                         // The closing symbol wins; each is read from the
                         // atom written before it.
                         match (here, open) {
-                            (Some(h), _) => add_bond(&mut mol, at, other, Some(h), i)?,
-                            (None, o) => add_bond(&mut mol, other, at, o, i)?,
+                            (Some(h), _) => add_bond(
+                                &mut mol,
+                                &mut positions.unwritten_singles,
+                                at,
+                                other,
+                                Some(h),
+                                i,
+                            )?,
+                            (None, o) => add_bond(
+                                &mut mol,
+                                &mut positions.unwritten_singles,
+                                other,
+                                at,
+                                o,
+                                i,
+                            )?,
                         }
                     }
                     None if num < 100 => rings[num as usize] = Some((at, here)),
@@ -304,10 +351,17 @@ fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
                     + i;
                 let atom = bracket_atom(&s[i + 1..end]).map_err(|why| (i, why))?;
                 mol.atoms.push(atom);
-                starts.push(i + 1);
+                positions.atoms.push(i + 1);
                 let n = mol.atoms.len() - 1;
                 if let Some(p) = prev {
-                    add_bond(&mut mol, p, n, bond.take(), i)?;
+                    add_bond(
+                        &mut mol,
+                        &mut positions.unwritten_singles,
+                        p,
+                        n,
+                        bond.take(),
+                        i,
+                    )?;
                 }
                 bond = None;
                 prev = Some(n);
@@ -316,7 +370,7 @@ fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
             _ => {
                 let (z, arom, len) = organic_atom(&b[i..])
                     .ok_or_else(|| (i, format!("unexpected {:?}", char::from(c))))?;
-                starts.push(i);
+                positions.atoms.push(i);
                 mol.atoms.push(Atom {
                     z,
                     implicit_h: if z == elements::DUMMY {
@@ -329,7 +383,14 @@ fn graph(s: &str, starts: &mut Vec<usize>) -> Result<Molecule, Fail> {
                 });
                 let n = mol.atoms.len() - 1;
                 if let Some(p) = prev {
-                    add_bond(&mut mol, p, n, bond.take(), i)?;
+                    add_bond(
+                        &mut mol,
+                        &mut positions.unwritten_singles,
+                        p,
+                        n,
+                        bond.take(),
+                        i,
+                    )?;
                 }
                 bond = None;
                 prev = Some(n);
@@ -566,7 +627,11 @@ mod tests {
             assert_eq!(formula(smiles).0, rdkit, "{smiles}");
         }
         let read = |s: &str| parse(s.as_bytes(), 1).unwrap().unwrap().smiles.unwrap();
-        assert_eq!(read("C1:C:N:C:C:C1 x"), "c1:c:n:c:c:c1");
+        assert_eq!(read("C1:C:N:C:C:C1 x"), "c1:c:n:c:c:c-1");
+        assert_eq!(
+            read("C:1:C(C:2:C:C:C:C2):C:C:C1"),
+            "c:1:c(-c:2:c:c:c:c2):c:c:c1"
+        );
         assert_eq!(read("[Hg]SCC:1:C:C:C:C:C1"), "[Hg]SCc:1:c:c:c:c:c1");
         assert_eq!(read("Cl[13C]1:C:C:C:C:C:1"), "Cl[13c]1:c:c:c:c:c:1");
         assert_eq!(read("CC:CC"), "CC:CC");

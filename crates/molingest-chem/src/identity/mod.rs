@@ -340,4 +340,42 @@ mod tests {
             Identity::default()
         );
     }
+
+    /// Found by tools/rdkit-diff on public sets (answers from RDKit
+    /// 2026.09): a ring of aromatic bonds between atoms written aliphatic
+    /// that holds an N bound to a metal cannot be kekulized, so RDKit
+    /// refuses the SMILES; the same ring without the metal is pyridine.
+    #[test]
+    fn aromatic_bonds_written_between_aliphatic_atoms_follow_rdkit() {
+        let id = |smiles: &[u8]| {
+            let clean = |mut p: Parsed| {
+                crate::chem::cleanup::clean_up(&mut p.mol);
+                p
+            };
+            let parsed = clean(crate::formats::smiles::parse(smiles, 1).unwrap().unwrap());
+            identify(IdentityMode::Smiles, Format::Smiles, smiles, &parsed)
+        };
+        let refused = id(b"FC:1:C:C:[N]2:C(C:3:[N]([Hg]2):C:C:C(:C3)F):C1");
+        assert!(refused.rdkit_refusal().is_some(), "{refused:?}");
+        assert_eq!(id(b"C:1:C:C:[N]:C:C1").smiles.as_deref(), Some("c1ccncc1"));
+        assert_eq!(
+            id(b"[Hg]SCC:1:C:C:C:C:C1").smiles.as_deref(),
+            Some("[Hg][S]Cc1ccccc1")
+        );
+    }
+
+    /// molSimplify's ligand files write atom lines a column wide of the
+    /// standard; RDKit then reads a map number 0 and writes `[He:0]`.
+    #[test]
+    fn atom_maps_give_no_smiles() {
+        let shifted = b"Helium\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0000    0.0000    0.0000 He   0  0  0  0  0  0  0  0  0  0  0  0\nM  END\n";
+        let standard = b"Helium\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0000    0.0000    0.0000 He  0  0  0  0  0  0  0  0  0  0  0  0\nM  END\n";
+        let mapped = b"m\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  3  0  0\nM  END\n";
+        assert!(has_atom_maps(shifted));
+        assert!(has_atom_maps(mapped));
+        assert!(!has_atom_maps(standard));
+        let parsed = crate::formats::sdf::parse(shifted, 1).unwrap();
+        let id = identify(IdentityMode::Smiles, Format::Sdf, shifted, &parsed);
+        assert!(id.smiles.is_none() && id.error.is_some(), "{id:?}");
+    }
 }
