@@ -228,20 +228,33 @@ fn nitrogen_cations(
     index: &HashMap<u32, usize>,
     conect: &[(u32, Vec<u32>, u64)],
 ) {
+    // A bond counts at both ends, whichever atom's line lists it (RDKit
+    // makes the bond from either line).
+    let neutral_n = |i: usize| atoms[i].z == 7 && atoms[i].charge == 0;
     let mut partners: HashMap<usize, HashMap<u32, u32>> = HashMap::new();
     for (from, to, _) in conect {
         let Some(&i) = index.get(from) else { continue };
-        if atoms[i].z != 7 || atoms[i].charge != 0 {
-            continue;
-        }
         let mut on_line: HashMap<u32, u32> = HashMap::new();
         for t in to {
             *on_line.entry(*t).or_default() += 1;
         }
-        let known = partners.entry(i).or_default();
         for (t, n) in on_line {
-            let order = known.entry(t).or_default();
-            *order = (*order).max(n);
+            let mut note = |atom: usize, partner: u32| {
+                let order = partners
+                    .entry(atom)
+                    .or_default()
+                    .entry(partner)
+                    .or_default();
+                *order = (*order).max(n);
+            };
+            if neutral_n(i) {
+                note(i, t);
+            }
+            if let Some(&j) = index.get(&t) {
+                if j != i && neutral_n(j) {
+                    note(j, *from);
+                }
+            }
         }
     }
     for (i, p) in partners {
@@ -477,6 +490,23 @@ mod tests {
         // Without CONECT records nothing is inferred: the charge is as written.
         let p = parse(atoms.as_bytes(), 1, Flavour::Pdb).unwrap();
         assert_eq!(chem::properties(&p.mol).net_charge, 0);
+    }
+
+    #[test]
+    fn conect_bonds_listed_by_their_partners_count_too() {
+        // MDAnalysisTests' gromos11 frames list an N's bonds on its
+        // partners' lines only; RDKit makes the bonds from either line and
+        // gives the four-bonded N its +1 (tools/rdkit-diff).
+        let pdb = "MODEL\n\
+ATOM      1  H1  VAL A   1      30.136  23.574   4.008  1.00  0.00           H\n\
+ATOM      2  H2  VAL A   1      31.407  22.558   4.514  1.00  0.00           H\n\
+ATOM      3  N   VAL A   1      31.083  23.273   3.895  1.00  0.00           N\n\
+ATOM      4  H3  VAL A   1      31.212  22.951   2.957  1.00  0.00           H\n\
+ATOM      5  CA  VAL A   1      31.975  24.440   3.973  1.00  0.00           C\n\
+CONECT    1    3\nCONECT    2    3\nCONECT    4    3\nCONECT    5    3\nENDMDL\nEND\n";
+        let p = parse(pdb.as_bytes(), 1, Flavour::Pdb).unwrap();
+        assert_eq!(p.mol.atoms[2].charge, 1);
+        assert_eq!(crate::chem::properties(&p.mol).net_charge, 1);
     }
 
     #[test]

@@ -254,6 +254,23 @@ fn graph(s: &str, positions: &mut Positions) -> Result<Molecule, Fail> {
             singles.push((mol.bonds.len(), at));
         }
         let (order, stereo) = match spec {
+            // A dative bond counts at its acceptor only (RDKit's reading,
+            // as for MDL coordination bonds); `Down` marks one written `<-`.
+            Some((BondOrder::Dative, st, _)) => {
+                let (donor, acceptor) = if st == BondStereo::Down {
+                    (c, a)
+                } else {
+                    (a, c)
+                };
+                mol.add_bond_counting(donor, acceptor, BondOrder::Dative, BondStereo::None, 0)
+                    .map_err(|e| (at, e.to_string()))?;
+                let acc = &mut mol.atoms[acceptor];
+                acc.bond_order_x2 = acc.bond_order_x2.checked_add(2).ok_or((
+                    at,
+                    crate::chem::BondError::TooManyBonds(acceptor).to_string(),
+                ))?;
+                return Ok(());
+            }
             Some((o, st, _)) => (o, st),
             None if mol.atoms[a].aromatic && mol.atoms[c].aromatic => {
                 (BondOrder::Aromatic, BondStereo::None)
@@ -288,6 +305,15 @@ fn graph(s: &str, positions: &mut Positions) -> Result<Molecule, Fail> {
             b'.' => {
                 prev = None;
                 i += 1;
+            }
+            // Dative bonds, as RDKit writes them: `N->[Pt]`, `[Pt]<-N`.
+            b'-' if b.get(i + 1) == Some(&b'>') => {
+                bond = Some((BondOrder::Dative, BondStereo::None, i));
+                i += 2;
+            }
+            b'<' if b.get(i + 1) == Some(&b'-') => {
+                bond = Some((BondOrder::Dative, BondStereo::Down, i));
+                i += 2;
             }
             b'-' | b'/' | b'\\' | b':' | b'=' | b'#' | b'$' => {
                 let (order, stereo) = match c {
@@ -605,6 +631,22 @@ mod tests {
     fn formula(s: &str) -> (String, i32) {
         let p = chem::properties(&parse_smiles(s).unwrap());
         (p.formula, p.net_charge)
+    }
+
+    /// Dative bonds as RDKit writes them (DrugBank's platinum drugs, found
+    /// by tools/rdkit-diff); answers from RDKit 2026.09's `MolFromSmiles`.
+    #[test]
+    fn dative_bonds_count_at_their_acceptor() {
+        for (smiles, rdkit) in [
+            ("N->[Cu]", "CuH3N"),
+            ("[Cu]<-N", "CuH3N"),
+            ("N->[Pt](<-N)(Cl)Cl", "Cl2H6N2Pt"),
+            ("[51Cr]", "Cr"),
+        ] {
+            assert_eq!(formula(smiles).0, rdkit, "{smiles}");
+        }
+        let mw = chem::properties(&parse_smiles("[51Cr]").unwrap()).average_mw;
+        assert!((mw - 50.9447674).abs() < 1e-6, "{mw}");
     }
 
     /// Aromatic bonds between atoms written aliphatic, as CSD exports
