@@ -97,6 +97,7 @@ pub fn parse(record: &[u8], first_line: u64, flavour: Flavour) -> Result<Parsed,
                 if rdkit_skips(line) {
                     continue;
                 }
+                rdkit_numbers(line).map_err(|e| ParseError::new(no, e))?;
                 pdb_atom(line).map_err(|e| ParseError::new(no, e))?
             }
             Flavour::Pdbqt => match pdbqt_atom(line) {
@@ -217,6 +218,39 @@ fn conect_bonds(
         out.mol
             .add_bond(key.0, key.1, order, BondStereo::None)
             .map_err(|e| bond_error(no, e))?;
+    }
+    Ok(())
+}
+
+/// RDKit refuses an atom record whose serial (columns 7-11) is not an
+/// integer (`*****` past 99,999 atoms, hexadecimal serials) or whose
+/// coordinates, occupancy or temperature factor are written but are not a
+/// finite number (`inf`, `nan`); blank fields it takes. So does this reader.
+fn rdkit_numbers(line: &[u8]) -> Result<(), String> {
+    let field = |a: usize, b: usize| line.get(a..b.min(line.len())).unwrap_or_default();
+    let serial = field(6, 11).trim_ascii();
+    if !serial.is_empty()
+        && std::str::from_utf8(serial)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_none()
+    {
+        return Err(format!("atom serial {} is not a number", excerpt(serial)));
+    }
+    for (name, a, b) in [
+        ("x", 30, 38),
+        ("y", 38, 46),
+        ("z", 46, 54),
+        ("occupancy", 54, 60),
+        ("temperature factor", 60, 66),
+    ] {
+        let f = field(a, b);
+        if !f.trim_ascii().is_empty() && decimal(f).is_none() {
+            return Err(format!(
+                "{name} {} is not a number",
+                excerpt(f.trim_ascii())
+            ));
+        }
     }
     Ok(())
 }
@@ -490,6 +524,28 @@ mod tests {
         // Without CONECT records nothing is inferred: the charge is as written.
         let p = parse(atoms.as_bytes(), 1, Flavour::Pdb).unwrap();
         assert_eq!(chem::properties(&p.mol).net_charge, 0);
+    }
+
+    #[test]
+    fn numbers_rdkit_cannot_read_refuse_the_record() {
+        // Answers from RDKit 2026.09's MolFromPDBBlock (MDAnalysisTests'
+        // fullerene.pdb and xl_serial.pdb, through tools/rdkit-diff).
+        let base =
+            "ATOM      1  C   MOL     1       3.451   0.685   0.000  1.00  0.00           C  \n";
+        let read = |l: String| parse(format!("{l}END\n").as_bytes(), 1, Flavour::Pdb).is_ok();
+        assert!(read(base.to_owned()));
+        assert!(read(base.replace("  1.00  0.00", "            ")));
+        assert!(read(base.replace("ATOM      1", "ATOM       ")));
+        for bad in [
+            base.replace("  1.00  0.00", "   inf   inf"),
+            base.replace("  1.00  0.00", "   nan  0.00"),
+            base.replace("  1.00  0.00", "  1.00   inf"),
+            base.replace("ATOM      1", "ATOM  *****"),
+            base.replace("ATOM      1", "ATOM   1a2b"),
+            base.replace("   3.451", "   3.4x1"),
+        ] {
+            assert!(!read(bad.clone()), "{bad}");
+        }
     }
 
     #[test]
