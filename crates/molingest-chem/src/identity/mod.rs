@@ -179,7 +179,7 @@ pub fn structure_key(smiles: &str) -> [u8; 32] {
 pub fn valid_smiles_chars(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"@+-[]()=#$:.%\\/<>".contains(&b))
 }
 
 /// Whether RDKit reads an atom-atom mapping number from this molfile: a V2000
@@ -225,30 +225,24 @@ pub fn canonical_smiles(
     text: &[u8],
     parsed: &Parsed,
 ) -> Result<String, IdentityError> {
-    // RDKit writes such bonds `->`, the metal chosen by its canonical ranks.
-    // chematic's sanitization does the same from the single bonds (checked
-    // with tools/rdkit-diff: 618 of 618 generated SMILES identical; the SDF
-    // strings inspected were too), but `>` is outside the smiles_string
-    // domain: until the domain takes it, no string rather than a refused one.
-    let dative = || {
-        IdentityError::Unsupported(
-            "organometallic: dative bonds (from RDKit's cleanUpOrganometallics or MDL \
-             coordination bonds; RDKit writes `->`, outside the smiles_string domain)"
-                .into(),
-        )
-    };
+    // RDKit writes dative bonds `->`, the metal chosen by its canonical
+    // ranks, and the smiles_string domain takes them (migration
+    // 20261209000001). From a SMILES, chematic's sanitization makes the same
+    // bonds dative as RDKit's and writes RDKit's strings (tools/rdkit-diff:
+    // MetaLigDB's organometallics, DrugBank's `->`). From a molfile the
+    // reader's dative bonds (MDL coordination bonds, RDKit's clean-up) are
+    // not handed to chematic as such: no string rather than a wrong one.
     let has_dative = parsed
         .mol
         .bonds
         .iter()
         .any(|b| b.order == crate::chem::BondOrder::Dative);
-    // A SMILES is still canonicalised first: RDKit may refuse the molecule
-    // (a ring it cannot kekulize), and then so must the reader.
     if has_dative && format != Format::Smiles {
-        return Err(dative());
-    }
-    if has_dative {
-        return canonical_smiles_of(format, text, parsed).and(Err(dative()));
+        return Err(IdentityError::Unsupported(
+            "organometallic: dative bonds in a molfile (MDL coordination bonds or RDKit's \
+             cleanUpOrganometallics) are not canonicalised"
+                .into(),
+        ));
     }
     canonical_smiles_of(format, text, parsed)
 }
