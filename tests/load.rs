@@ -208,6 +208,51 @@ async fn records_already_loaded_are_not_parsed_again_and_are_recorded(pool: PgPo
     );
 }
 
+/// RDKit writes dative bonds `->` in canonical SMILES; the stored SMILES
+/// is RDKit's string (the domain takes `<` and `>` since migration
+/// 20261209000001), and going down that migration sets it NULL with the
+/// reason instead of failing.
+#[sqlx::test(migrator = "molingest::db::MIGRATOR")]
+async fn dative_smiles_are_stored_as_rdkit_writes_them(pool: PgPool) {
+    let url = setup(&pool, "acme").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pt.smi"),
+        "N->[Pt](<-N)(Cl)Cl cisplatin\nCCO ethanol\n",
+    )
+    .unwrap();
+    let (code, v) = load_json(&url, &[dir.path().to_str().unwrap(), "--org", "acme"]);
+    assert_eq!((code, &v["records_inserted"]), (Some(0), &2.into()), "{v}");
+    let (smiles, formula): (Option<String>, String) =
+        sqlx::query_as("SELECT smiles, formula FROM molecules WHERE name = 'cisplatin'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // RDKit 2026.09: MolToSmiles(MolFromSmiles("N->[Pt](<-N)(Cl)Cl")).
+    assert_eq!(smiles.as_deref(), Some("[NH3]->[Pt](<-[NH3])([Cl])[Cl]"));
+    assert_eq!(formula, "Cl2H6N2Pt");
+    let down = molingest(
+        Some(&url),
+        &[
+            "migrate",
+            "down",
+            "--target-version",
+            "20261208000001",
+            "--confirm-data-loss",
+        ],
+    );
+    assert!(down.status.success(), "{}", show(&down));
+    let (smiles, error): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT smiles, identity_error FROM molecules WHERE name = 'cisplatin'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(smiles, None);
+    assert!(error.is_some_and(|e| e.contains("dative")));
+    let up = molingest(Some(&url), &["migrate"]);
+    assert!(up.status.success(), "{}", show(&up));
+}
+
 #[sqlx::test(migrator = "molingest::db::MIGRATOR")]
 async fn two_loads_at_once_load_each_molecule_once(pool: PgPool) {
     let url = setup(&pool, "acme").await;
