@@ -256,7 +256,112 @@ pub fn canonical_smiles(
                 .into(),
         ));
     }
+    if kekule_five_ring_heteroaromatic(&smiles) {
+        return Err(IdentityError::Unsupported(
+            "a five-membered heteroaromatic ring left in Kekulé form (bridged rings: \
+             RDKit aromatizes it, the canonicaliser does not)"
+                .into(),
+        ));
+    }
     Ok(smiles)
+}
+
+/// Whether a canonical SMILES still holds a ring `X-a=b-c=d-X` of five
+/// atoms with X written aliphatic: X a neutral O, S, Se or N with single
+/// bonds only, a b c d carbon or nitrogen, `=` a double bond or an aromatic
+/// one (the ring between two benzene rings: dibenzofuran). RDKit
+/// aromatizes every such ring (six π electrons); chematic leaves it so when
+/// a bridge of 6–10 atoms joins its 2- and 5-positions
+/// (`C1CCCCc2ccc(s2)C1`, tools/rdkit-diff on MetaLigDB): no string rather
+/// than that one.
+fn kekule_five_ring_heteroaromatic(smiles: &str) -> bool {
+    use crate::chem::BondOrder;
+    if !may_hold_kekule_five_ring(smiles.as_bytes()) {
+        return false;
+    }
+    let Ok(mol) = crate::formats::smiles::parse_smiles(smiles) else {
+        return false;
+    };
+    let n = mol.atoms.len();
+    let mut adj: Vec<Vec<(usize, BondOrder)>> = vec![Vec::new(); n];
+    for bd in &mol.bonds {
+        adj[bd.a as usize].push((bd.b as usize, bd.order));
+        adj[bd.b as usize].push((bd.a as usize, bd.order));
+    }
+    let neutral = |i: usize, zs: &[u8]| mol.atoms[i].charge == 0 && zs.contains(&mol.atoms[i].z);
+    // The ring atom across a double or aromatic bond from `i`.
+    let across = |i: usize, not: usize| -> Vec<usize> {
+        adj[i]
+            .iter()
+            .filter(|&&(j, o)| {
+                j != not
+                    && neutral(j, &[6, 7])
+                    && matches!(o, BondOrder::Double | BondOrder::Aromatic)
+            })
+            .map(|&(j, _)| j)
+            .collect()
+    };
+    let single = |i: usize, j: usize| {
+        adj[i]
+            .iter()
+            .any(|&(k, o)| k == j && o == BondOrder::Single)
+    };
+    (0..n).any(|x| {
+        if mol.atoms[x].aromatic
+            || !neutral(x, &[7, 8, 16, 34])
+            || adj[x].iter().any(|&(_, o)| o != BondOrder::Single)
+        {
+            return false;
+        }
+        let ring: Vec<usize> = adj[x]
+            .iter()
+            .map(|&(j, _)| j)
+            .filter(|&j| neutral(j, &[6, 7]))
+            .collect();
+        ring.iter().any(|&a| {
+            ring.iter().any(|&d| {
+                a != d
+                    && across(a, x).iter().any(|&bb| {
+                        across(d, x)
+                            .iter()
+                            .any(|&c| bb != c && bb != d && c != a && single(bb, c))
+                    })
+            })
+        })
+    })
+}
+
+/// The text test before [`kekule_five_ring_heteroaromatic`] parses (it runs
+/// on every canonical SMILES): two double bonds between C or N atoms, or an
+/// upper-case O, S or N between aromatic atoms or ring numbers.
+fn may_hold_kekule_five_ring(b: &[u8]) -> bool {
+    let cn = |c: u8| matches!(c, b'C' | b'N' | b']');
+    let cn_after = |c: u8| matches!(c, b'C' | b'N' | b'[');
+    let mut doubles = 0;
+    for i in 1..b.len().saturating_sub(1) {
+        match b[i] {
+            b'=' => {
+                let mut j = i;
+                while j > 0 && (b[j - 1].is_ascii_digit() || b[j - 1] == b'(') {
+                    j -= 1;
+                }
+                if j > 0 && cn(b[j - 1]) && cn_after(b[i + 1]) {
+                    doubles += 1;
+                    if doubles >= 2 {
+                        return true;
+                    }
+                }
+            }
+            b'O' | b'S' | b'N' => {
+                let aromatic_or_ring = |c: u8| matches!(c, b'c' | b'n') || c.is_ascii_digit();
+                if aromatic_or_ring(b[i - 1]) && aromatic_or_ring(b[i + 1]) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether a dative bond (`->`, `<-`) in a SMILES has an aromatic atom
@@ -423,6 +528,32 @@ mod tests {
         assert!(!dative_at_aromatic_atom("[NH3]->[Pt](<-[NH3])([Cl])[Cl]"));
         assert!(!dative_at_aromatic_atom("CC(C)[P]1->[Hg]"));
         assert!(!dative_at_aromatic_atom("Cl[Hg]<-Nc1ccccc1"));
+    }
+
+    /// Found by tools/rdkit-diff on MetaLigDB; RDKit 2026.09 writes
+    /// `c1cc2sc1CCCCCC2` for the first.
+    #[test]
+    fn kekule_five_ring_heteroaromatics_are_found() {
+        assert!(kekule_five_ring_heteroaromatic("C1=C2CCCCCCC(=C1)S2"));
+        assert!(kekule_five_ring_heteroaromatic("c1ccccc1C1=NN=C(O1)C"));
+        assert!(kekule_five_ring_heteroaromatic("C1=CC=CN1"));
+        // Dibenzofuran's ring left aliphatic between its benzene rings.
+        assert!(kekule_five_ring_heteroaromatic("c1ccc2c(c1)-c1ccccc1O2"));
+        assert!(!kekule_five_ring_heteroaromatic("c1ccc2occc2c1"));
+        assert!(!kekule_five_ring_heteroaromatic("c1ccc2c(c1)CCO2"));
+        assert!(!kekule_five_ring_heteroaromatic("O=C1COc2ccccc21"));
+        assert!(!kekule_five_ring_heteroaromatic("c1ccsc1"));
+        assert!(!kekule_five_ring_heteroaromatic("O=C1C=CC(=O)C=C1"));
+        assert!(!kekule_five_ring_heteroaromatic("C1=CCC=C1"));
+        assert!(!kekule_five_ring_heteroaromatic("C1=CC=C[S+]1C"));
+        assert!(!kekule_five_ring_heteroaromatic("O=S1(=O)C=CC=C1"));
+        // A six-membered ring with O is no such ring.
+        assert!(!kekule_five_ring_heteroaromatic("C1=CC=COC1"));
+        let parsed = crate::formats::smiles::parse(b"C1CCCCc2ccc(s2)C1", 1)
+            .unwrap()
+            .unwrap();
+        let id = identify(IdentityMode::Smiles, Format::Smiles, b"", &parsed);
+        assert!(id.smiles.is_none() && id.error.is_some(), "{id:?}");
     }
 
     /// molSimplify's ligand files write atom lines a column wide of the
