@@ -56,6 +56,10 @@ impl Default for BatchLimits {
     }
 }
 
+/// The first batch's rows; each next batch may hold twice as many, up to
+/// [`BatchLimits::rows`].
+const FIRST_BATCH_ROWS: usize = 1000;
+
 #[derive(Default)]
 pub(super) struct Batch {
     pub(super) seq: u64,
@@ -454,7 +458,14 @@ impl Sink for DbSink {
                 if let (Some(p), Some(hash)) = (reach, f.hash) {
                     self.reach.insert(hash, p);
                 }
-                if (self.batch.rows as usize + self.batch.held.len()) >= self.limits.rows
+                // The first batches are small and grow (1,000 rows, 2,000,
+                // … up to the limit): writing starts while parsing goes on,
+                // which is most of a small incremental load's time.
+                let rows = self
+                    .limits
+                    .rows
+                    .min(FIRST_BATCH_ROWS << self.batch.seq.min(16));
+                if (self.batch.rows as usize + self.batch.held.len()) >= rows
                     || self.batch.copy.len() >= self.limits.bytes
                 {
                     self.flush()?;
